@@ -1,0 +1,71 @@
+"""labkit: the machinery behind DynamoDB Streams Lab.
+
+``import labkit as lk`` gives a learner a small set of verbs::
+
+    lab = lk.start()                         # DynamoDB Local, started for you
+    orders = lab.create_table("orders")      # a table with a stream
+    trigger = lab.trigger("orders", handler) # your handler, fed like AWS Lambda
+    trigger.run_until_idle()                 # deliver what the stream captured
+    trace = lk.Tracer(lab, ...)              # execution table and variable tracker
+    lk.quiz("quizzes/01-stream-processing-flow.json")
+
+Engine modules (no Jupyter imports): _install, _java, _server, _lab, _stream, _events, _trigger.
+Presentation modules: _tracer, _quiz, _doctor.
+"""
+
+from __future__ import annotations
+
+from ._errors import (
+    BackendError,
+    BackendStartError,
+    DynamoDBLocalNotFoundError,
+    EndpointUnreachableError,
+    InvalidTableNameError,
+    InvalidTriggerOptionError,
+    JavaNotFoundError,
+    LabError,
+    PortInUseError,
+    QuizError,
+    SetupError,
+    StreamNotEnabledError,
+    TableError,
+    TableExistsError,
+    TraceError,
+    TriggerError,
+)
+from ._events import EventName, LambdaContext, StreamViewType, lambda_event
+from ._lab import Lab, start
+from ._stream import StartingPosition, StreamReader
+from ._trigger import Invocation, Trigger, TriggerConfig
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BackendError",
+    "BackendStartError",
+    "DynamoDBLocalNotFoundError",
+    "EndpointUnreachableError",
+    "EventName",
+    "InvalidTableNameError",
+    "InvalidTriggerOptionError",
+    "Invocation",
+    "JavaNotFoundError",
+    "Lab",
+    "LabError",
+    "LambdaContext",
+    "PortInUseError",
+    "QuizError",
+    "SetupError",
+    "StartingPosition",
+    "StreamNotEnabledError",
+    "StreamReader",
+    "StreamViewType",
+    "TableError",
+    "TableExistsError",
+    "TraceError",
+    "Trigger",
+    "TriggerConfig",
+    "TriggerError",
+    "lambda_event",
+    "start",
+]

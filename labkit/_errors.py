@@ -1,0 +1,120 @@
+"""The one error hierarchy of labkit.
+
+Every error a learner can meet says *what happened*, *why*, and *what to do*::
+
+    LabError
+    ├── SetupError                    the machine lacks something labkit needs
+    │   ├── JavaNotFoundError         no Java 17+ runtime
+    │   └── DynamoDBLocalNotFoundError no usable DynamoDB Local jar
+    ├── BackendError                  the DynamoDB endpoint could not be used
+    │   ├── PortInUseError            the chosen port is taken
+    │   ├── BackendStartError         DynamoDB Local did not come up
+    │   └── EndpointUnreachableError  nothing answers at the endpoint
+    ├── TableError                    a table could not be made or used
+    │   ├── InvalidTableNameError
+    │   ├── TableExistsError
+    │   └── StreamNotEnabledError
+    ├── TriggerError                  a trigger was set up or used wrongly
+    │   └── InvalidTriggerOptionError
+    ├── TraceError                    the tracer was used out of order
+    └── QuizError                     a quiz file is malformed
+
+The original exception, when there is one, is kept as ``cause`` (and as ``__cause__``).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendError",
+    "BackendStartError",
+    "DynamoDBLocalNotFoundError",
+    "EndpointUnreachableError",
+    "InvalidTableNameError",
+    "InvalidTriggerOptionError",
+    "JavaNotFoundError",
+    "LabError",
+    "PortInUseError",
+    "QuizError",
+    "SetupError",
+    "StreamNotEnabledError",
+    "TableError",
+    "TableExistsError",
+    "TraceError",
+    "TriggerError",
+]
+
+
+class LabError(Exception):
+    """Base class of every labkit error: a diagnosis plus the fix.
+
+    ``str(error)`` reads ``<what happened> Fix: <what to do>``; ``error.what`` and
+    ``error.fix`` hold the two parts.
+    """
+
+    def __init__(self, what: str, fix: str, *, cause: BaseException | None = None) -> None:
+        self.what = what
+        self.fix = fix
+        self.cause = cause
+        super().__init__(f"{what}\nFix: {fix}")
+        if cause is not None:
+            self.__cause__ = cause
+
+
+class SetupError(LabError):
+    """Something labkit needs is missing from this machine."""
+
+
+class JavaNotFoundError(SetupError):
+    """No Java 17+ runtime was found (DynamoDB Local 3.x needs one)."""
+
+
+class DynamoDBLocalNotFoundError(SetupError):
+    """No usable DynamoDB Local jar was found or could be installed."""
+
+
+class BackendError(LabError):
+    """The DynamoDB endpoint could not be started or reached."""
+
+
+class PortInUseError(BackendError):
+    """The port asked for is already taken by another program."""
+
+
+class BackendStartError(BackendError):
+    """DynamoDB Local exited or did not answer in time."""
+
+
+class EndpointUnreachableError(BackendError):
+    """Nothing answers DynamoDB requests at the endpoint."""
+
+
+class TableError(LabError):
+    """A table could not be created or used."""
+
+
+class InvalidTableNameError(TableError):
+    """The name breaks DynamoDB's table-name rules."""
+
+
+class TableExistsError(TableError):
+    """A table of that name already exists."""
+
+
+class StreamNotEnabledError(TableError):
+    """The table has no stream, so nothing can be read or triggered from it."""
+
+
+class TriggerError(LabError):
+    """A trigger (event source mapping) was configured or used wrongly."""
+
+
+class InvalidTriggerOptionError(TriggerError):
+    """An event-source-mapping option is outside the range AWS accepts."""
+
+
+class TraceError(LabError):
+    """The tracer was used out of order (a step inside a step, say)."""
+
+
+class QuizError(LabError):
+    """A quiz file does not follow the quiz format."""

@@ -1,0 +1,115 @@
+"""Lambda's view of a stream: the event and context a DynamoDB Streams trigger delivers.
+
+``lambda_event`` turns records from boto3's GetRecords into the JSON shape AWS Lambda hands a
+function (``{"Records": [...]}`` with ``eventSourceARN`` added to each record,
+``ApproximateCreationDateTime`` as epoch seconds and binary values base64-encoded, as in the raw
+JSON), so a handler written here runs unchanged on AWS Lambda.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import datetime as dt
+import time
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["EventName", "LambdaContext", "StreamViewType", "lambda_event", "lambda_record"]
+
+
+class EventName(StrEnum):
+    """The three kinds of stream record."""
+
+    INSERT = "INSERT"
+    MODIFY = "MODIFY"
+    REMOVE = "REMOVE"
+
+
+class StreamViewType(StrEnum):
+    """What a stream record carries besides the keys."""
+
+    KEYS_ONLY = "KEYS_ONLY"
+    NEW_IMAGE = "NEW_IMAGE"
+    OLD_IMAGE = "OLD_IMAGE"
+    NEW_AND_OLD_IMAGES = "NEW_AND_OLD_IMAGES"
+
+
+def _raw_value(value: dict[str, Any]) -> dict[str, Any]:
+    """One attribute value back to its wire form (bytes become base64 text)."""
+    (kind, inner), = value.items()
+    if kind == "B" and isinstance(inner, bytes | bytearray):
+        return {"B": base64.b64encode(inner).decode()}
+    if kind == "BS":
+        return {"BS": [base64.b64encode(b).decode() if isinstance(b, bytes | bytearray) else b
+                       for b in inner]}
+    if kind == "M":
+        return {"M": {k: _raw_value(v) for k, v in inner.items()}}
+    if kind == "L":
+        return {"L": [_raw_value(v) for v in inner]}
+    return {kind: inner}
+
+
+def _raw_image(image: dict[str, Any]) -> dict[str, Any]:
+    return {name: _raw_value(value) for name, value in image.items()}
+
+
+def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    """One GetRecords record as Lambda delivers it (a new dict; the input is not changed)."""
+    out = {k: copy.deepcopy(v) for k, v in record.items() if k != "dynamodb"}
+    ddb = dict(record["dynamodb"])
+    created = ddb.get("ApproximateCreationDateTime")
+    if isinstance(created, dt.datetime):
+        ddb["ApproximateCreationDateTime"] = int(created.timestamp())
+    for image in ("Keys", "NewImage", "OldImage"):
+        if image in ddb:
+            ddb[image] = _raw_image(ddb[image])
+    out["dynamodb"] = ddb
+    out["eventSourceARN"] = stream_arn
+    return out
+
+
+def lambda_event(records: list[dict[str, Any]], stream_arn: str) -> dict[str, Any]:
+    """The event for one invocation: ``{"Records": [...]}``.
+
+    Introduced in notebooks/01-stream-processing-flow.ipynb.
+    """
+    return {"Records": [lambda_record(r, stream_arn) for r in records]}
+
+
+@dataclass
+class LambdaContext:
+    """The context object Lambda passes as the handler's second argument (the fields Python gets).
+
+    Introduced in notebooks/01-stream-processing-flow.ipynb.
+    """
+
+    function_name: str
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 128
+    timeout_s: float = 3.0
+    region: str = "us-east-1"
+    account_id: str = "000000000000"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    _deadline: float = field(default=0.0, repr=False)
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_s
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{self.function_name}"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        day = dt.datetime.now(dt.UTC).strftime("%Y/%m/%d")
+        return f"{day}/[{self.function_version}]{self.aws_request_id.replace('-', '')}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))

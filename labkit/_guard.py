@@ -1,0 +1,51 @@
+"""Keeps DynamoDB Local from outliving the Python process that started it.
+
+Run as a script (``python -I labkit/_guard.py LOGFILE -- java ...``), never imported by labkit.
+It starts the command, prints the child's pid on stdout, then waits. When its stdin reaches end of
+file (the parent closed it, exited, or was killed, even with SIGKILL, since the kernel closes a dead
+process's pipes) it stops the child: SIGTERM, then SIGKILL after 3 s. It exits with the child.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+
+def main(argv: list[str]) -> int:
+    log_path, sep, *cmd = argv
+    if sep != "--" or not cmd:
+        print("usage: _guard.py LOGFILE -- COMMAND...", file=sys.stderr)
+        return 2
+    with open(log_path, "ab", buffering=0) as log:
+        child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    print(child.pid, flush=True)
+
+    def stop(*_: object) -> None:
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(3)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+    signal.signal(signal.SIGTERM, lambda *a: (stop(), os._exit(0)))
+    signal.signal(signal.SIGHUP, lambda *a: (stop(), os._exit(0)))
+
+    def watch_parent() -> None:
+        try:
+            while sys.stdin.buffer.read(1):
+                pass
+        except OSError:
+            pass
+        stop()
+
+    threading.Thread(target=watch_parent, daemon=True).start()
+    return child.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

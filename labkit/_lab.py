@@ -1,0 +1,384 @@
+"""The Lab: one DynamoDB endpoint, its boto3 clients, and the tables and triggers made on it.
+
+``start()`` resolves the backend: ``$LABKIT_ENDPOINT_URL`` when set (a DynamoDB Local in docker,
+say), else a DynamoDB Local that labkit launches in memory on a free loopback port, reused for the
+rest of the process's life and stopped when it ends (also when it is killed: see ``_guard.py``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import boto3
+import botocore.session
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ._errors import (
+    BackendError,
+    EndpointUnreachableError,
+    InvalidTableNameError,
+    LabError,
+    PortInUseError,
+    StreamNotEnabledError,
+    TableError,
+    TableExistsError,
+)
+from ._events import StreamViewType
+from ._install import find_dynamodb_local, install_dynamodb_local
+from ._java import find_java
+from ._server import LocalServer, free_port
+from ._trigger import Trigger, TriggerConfig
+
+__all__ = ["CREDENTIALS", "Lab", "start"]
+
+# DynamoDB Local rejects access keys containing "_" or "-". Fixed values, so that any client using
+# them (a terminal, another notebook) sees the same tables even on a server without -sharedDb.
+CREDENTIALS = {"aws_access_key_id": "labkit", "aws_secret_access_key": "labkit"}
+REGION = "us-east-1"
+_TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+_KEY_TYPES = ("S", "N", "B")
+
+_lock = threading.Lock()
+_current: Lab | None = None
+
+
+def _isolated_session() -> boto3.Session:
+    """A boto3 session that reads none of the learner's AWS configuration or environment."""
+    ignore = (None, None, None, None)
+    core = botocore.session.Session(session_vars={
+        "profile": ignore,
+        "config_file": (None, None, os.devnull, None),
+        "credentials_file": (None, None, os.devnull, None),
+        "max_attempts": ignore,
+        "retry_mode": (None, None, "standard", None),
+        "ignore_configured_endpoint_urls": (None, None, True, None),
+    })
+    return boto3.Session(botocore_session=core, region_name=REGION, **CREDENTIALS)
+
+
+@dataclass(frozen=True)
+class _KeySpec:
+    name: str
+    type: str
+
+    @classmethod
+    def parse(cls, key: str | tuple[str, str], role: str) -> _KeySpec:
+        name, kind = (key, "S") if isinstance(key, str) else key
+        if kind not in _KEY_TYPES or not name:
+            raise TableError(
+                f"The {role} {key!r} is not valid: a key is an attribute name, optionally with "
+                f"its type, one of {', '.join(_KEY_TYPES)}.",
+                f"pass {role}='pk' (a string key) or {role}=('pk', 'N') for a number key.",
+            )
+        return cls(name, kind)
+
+
+class Lab:
+    """A DynamoDB endpoint to learn on, with its clients, tables and triggers.
+
+    Introduced in notebooks/00-setup-check.ipynb.
+    """
+
+    def __init__(self, endpoint_url: str, server: LocalServer | None = None) -> None:
+        self.endpoint_url = endpoint_url
+        self.server = server
+        self.region = REGION
+        self.session = _isolated_session()
+        config = Config(
+            connect_timeout=5, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"},
+            max_pool_connections=20,
+        )
+        self.dynamodb = self.session.client("dynamodb", endpoint_url=endpoint_url, config=config)
+        self.streams = self.session.client(
+            "dynamodbstreams", endpoint_url=endpoint_url, config=config
+        )
+        self.resource = self.session.resource("dynamodb", endpoint_url=endpoint_url, config=config)
+        self.created_tables: list[str] = []
+        self.triggers: list[Trigger] = []
+        self.closed = False
+
+    # -- lifecycle ------------------------------------------------------------------------
+    @property
+    def backend(self) -> str:
+        if self.server is not None:
+            return f"DynamoDB Local {self.server.jar.version} started by labkit (in memory)"
+        return "external endpoint (LABKIT_ENDPOINT_URL)"
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "running"
+        return f"<Lab {state}: {self.backend} at {self.endpoint_url}>"
+
+    def _repr_html_(self) -> str:
+        tables = ", ".join(self.created_tables) or "none yet"
+        return (f"<b>Lab</b> ({'closed' if self.closed else 'running'}): {self.backend}<br>"
+                f"endpoint <code>{self.endpoint_url}</code>, region <code>{self.region}</code>"
+                f"<br>tables created here: {tables}")
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the triggers and, if labkit started it, DynamoDB Local. Safe to call twice."""
+        global _current
+        for trigger in self.triggers:
+            trigger.close()
+        if self.server is not None:
+            self.server.stop()
+        self.closed = True
+        with _lock:
+            if _current is self:
+                _current = None
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise BackendError(
+                "This lab is closed: its DynamoDB Local has stopped.",
+                "start a new one with `lab = lk.start()`.",
+            )
+
+    # -- tables ---------------------------------------------------------------------------
+    def create_table(
+        self,
+        name: str,
+        key: str | tuple[str, str] = "pk",
+        sort_key: str | tuple[str, str] | None = None,
+        stream: str | StreamViewType | None = "NEW_AND_OLD_IMAGES",
+    ) -> Any:
+        """Create an on-demand table, wait until it is ACTIVE, and return its boto3 Table.
+
+        ``stream`` is the stream view type (KEYS_ONLY, NEW_IMAGE, OLD_IMAGE,
+        NEW_AND_OLD_IMAGES) or None for no stream.
+
+        Introduced in notebooks/00-setup-check.ipynb.
+        """
+        self._check_open()
+        if not isinstance(name, str) or not _TABLE_NAME.match(name):
+            raise InvalidTableNameError(
+                f"{name!r} is not a valid DynamoDB table name: names are 3 to 255 characters "
+                "of a-z, A-Z, 0-9, '_', '-' and '.'.",
+                "choose a name such as 'orders' or 'orders_processed'.",
+            )
+        keys = [_KeySpec.parse(key, "key")]
+        if sort_key is not None:
+            keys.append(_KeySpec.parse(sort_key, "sort_key"))
+        params: dict[str, Any] = {
+            "TableName": name,
+            "KeySchema": [{"AttributeName": k.name, "KeyType": role}
+                          for k, role in zip(keys, ("HASH", "RANGE"), strict=False)],
+            "AttributeDefinitions": [{"AttributeName": k.name, "AttributeType": k.type}
+                                     for k in keys],
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        if stream is not None:
+            views = [v.value for v in StreamViewType]
+            if str(stream) not in views:
+                raise TableError(
+                    f"stream={stream!r} is not a stream view type.",
+                    f"pass one of {', '.join(views)}, or stream=None for a table without one.",
+                )
+            params["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": str(stream)}
+        try:
+            self.dynamodb.create_table(**params)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ResourceInUseException":
+                raise TableExistsError(
+                    f"A table named {name!r} already exists on {self.endpoint_url}.",
+                    "use it with lab.table(name), pick another name, or run lab.reset() to "
+                    "delete the tables this lab created.",
+                    cause=exc,
+                ) from exc
+            raise self._translate(exc, f"creating table {name!r}") from exc
+        self.created_tables.append(name)
+        self._wait_active(name, stream is not None)
+        return self.table(name)
+
+    def _wait_active(self, name: str, with_stream: bool, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            desc = self.dynamodb.describe_table(TableName=name)["Table"]
+            stream_ok = not with_stream or desc.get("LatestStreamArn")
+            if desc["TableStatus"] == "ACTIVE" and stream_ok:
+                return
+            time.sleep(0.05)
+        raise TableError(
+            f"Table {name!r} did not become ACTIVE within {timeout:.0f} s.",
+            "check the endpoint with `python -m labkit doctor`.",
+        )
+
+    def table(self, name: str) -> Any:
+        """The boto3 Table resource for ``name`` (the same object your Lambda code would use)."""
+        self._check_open()
+        return self.resource.Table(name)
+
+    def stream_arn(self, table_name: str) -> str:
+        """The ARN of the table's latest stream, or StreamNotEnabledError."""
+        self._check_open()
+        try:
+            desc = self.dynamodb.describe_table(TableName=table_name)["Table"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+                raise TableError(
+                    f"There is no table named {table_name!r} on {self.endpoint_url}.",
+                    "create it first with lab.create_table(name).",
+                    cause=exc,
+                ) from exc
+            raise self._translate(exc, f"describing table {table_name!r}") from exc
+        spec = desc.get("StreamSpecification") or {}
+        if not spec.get("StreamEnabled") or "LatestStreamArn" not in desc:
+            raise StreamNotEnabledError(
+                f"Table {table_name!r} has no stream, so no change of it is recorded.",
+                "create it with a stream: lab.create_table(name, stream='NEW_AND_OLD_IMAGES').",
+            )
+        return str(desc["LatestStreamArn"])
+
+    def items(self, table_name: str) -> list[dict[str, Any]]:
+        """Every item of a (small) table, as Python values, in key order."""
+        table = self.table(table_name)
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"ConsistentRead": True}
+        while True:
+            page = table.scan(**kwargs)
+            items.extend(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        keys = [k["AttributeName"] for k in table.key_schema]
+        return sorted(items, key=lambda item: tuple(str(item.get(k)) for k in keys))
+
+    def reset(self) -> list[str]:
+        """Close the triggers and delete the tables this lab created; returns their names.
+
+        Introduced in notebooks/00-setup-check.ipynb.
+        """
+        self._check_open()
+        for trigger in self.triggers:
+            trigger.close()
+        self.triggers.clear()
+        deleted: list[str] = []
+        for name in self.created_tables:
+            try:
+                self.dynamodb.delete_table(TableName=name)
+                deleted.append(name)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                    raise self._translate(exc, f"deleting table {name!r}") from exc
+        self.created_tables.clear()
+        return deleted
+
+    # -- triggers -------------------------------------------------------------------------
+    def trigger(
+        self,
+        table_name: str,
+        handler: Callable[[dict[str, Any], Any], Any],
+        batch_size: int = 100,
+        starting_position: str = "TRIM_HORIZON",
+    ) -> Trigger:
+        """Attach ``handler`` to the table's stream, as a Lambda event source mapping would.
+
+        Introduced in notebooks/01-stream-processing-flow.ipynb.
+        """
+        self._check_open()
+        config = TriggerConfig(batch_size=batch_size, starting_position=starting_position)
+        trigger = Trigger(table_name, self.stream_arn(table_name), handler, config,
+                          streams=self.streams, region=self.region)
+        self.triggers.append(trigger)
+        return trigger
+
+    # -- errors ---------------------------------------------------------------------------
+    def _translate(self, exc: ClientError, doing: str) -> LabError:
+        err = exc.response["Error"]
+        return TableError(
+            f"DynamoDB refused {doing}: {err.get('Code')}: {err.get('Message')}",
+            "read the message above; `python -m labkit doctor` checks the endpoint.",
+            cause=exc,
+        )
+
+
+def _ping(lab: Lab) -> None:
+    try:
+        lab.dynamodb.list_tables(Limit=1)
+    except (BotoCoreError, ClientError) as exc:
+        raise EndpointUnreachableError(
+            f"No DynamoDB answered at {lab.endpoint_url} ({exc}).",
+            "start your DynamoDB Local there (for docker: `docker run -p 8000:8000 "
+            "amazon/dynamodb-local`), correct LABKIT_ENDPOINT_URL, or unset it to let labkit "
+            "start DynamoDB Local itself.",
+            cause=exc,
+        ) from exc
+
+
+def _external(url: str) -> Lab:
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise EndpointUnreachableError(
+            f"LABKIT_ENDPOINT_URL={url!r} is not an http(s) URL.",
+            "set it like http://127.0.0.1:8000, or unset it.",
+        )
+    if parsed.hostname.endswith(".amazonaws.com"):
+        raise BackendError(
+            f"LABKIT_ENDPOINT_URL={url!r} points at real AWS, which this version of the lab does "
+            "not use: its tables and credentials are for a local DynamoDB.",
+            "unset LABKIT_ENDPOINT_URL to use DynamoDB Local.",
+        )
+    lab = Lab(url.rstrip("/"))
+    _ping(lab)
+    return lab
+
+
+def _launch(port: int | None) -> Lab:
+    java = find_java()
+    try:
+        jar = find_dynamodb_local()
+    except LabError:
+        jar = install_dynamodb_local()
+    for attempt in range(3):
+        server = LocalServer(jar, java, port if port is not None else free_port())
+        try:
+            server.start()
+            break
+        except PortInUseError:
+            if port is not None or attempt == 2:
+                raise  # the learner's own port, or three races lost in a row
+    atexit.register(server.stop)
+    lab = Lab(server.endpoint_url, server)
+    _ping(lab)
+    return lab
+
+
+def start(port: int | None = None) -> Lab:
+    """Start (or return the running) lab.
+
+    Uses ``$LABKIT_ENDPOINT_URL`` if set; otherwise launches DynamoDB Local in memory on
+    ``port`` (or ``$LABKIT_PORT``, or a free port) on 127.0.0.1. A second call in the same
+    process returns the running lab.
+
+    Introduced in notebooks/00-setup-check.ipynb.
+    """
+    global _current
+    with _lock:
+        if _current is not None and not _current.closed:
+            return _current
+        if url := os.environ.get("LABKIT_ENDPOINT_URL"):
+            _current = _external(url)
+        else:
+            if port is None and (env_port := os.environ.get("LABKIT_PORT")):
+                if not env_port.isdigit() or not 0 < int(env_port) < 65536:
+                    raise BackendError(
+                        f"LABKIT_PORT={env_port!r} is not a port number.",
+                        "set LABKIT_PORT to a number from 1024 to 65535, or unset it.",
+                    )
+                port = int(env_port)
+            _current = _launch(port)
+        return _current

@@ -1,0 +1,283 @@
+"""Multiple-choice quizzes: questions are data, checked on load, shown as ipywidgets.
+
+A lesson's quiz lives in ``notebooks/quizzes/<lesson>.json`` (format and rules in
+``notebooks/quizzes/README.md``). :func:`quiz` loads one; displaying the result renders it.
+:meth:`Question.check` is the same logic the Check button uses, so tests need no widgets.
+Options are always shown in file order: nbval compares the widget's plain-text repr.
+"""
+
+from __future__ import annotations
+
+import difflib
+import html
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from labkit._errors import QuizError
+
+if TYPE_CHECKING:
+    import ipywidgets
+
+__all__ = ["Feedback", "Option", "Question", "Quiz", "quiz"]
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+PICK_FIRST = "Pick an option first, then press Check."
+_KEBAB = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+_JSON_TYPE = {str: "a string", bool: "true or false", list: "a list [...]", dict: "an object {...}"}
+# Each level of the file as a table: key -> type. Every key is required; no others are allowed.
+_QUIZ_KEYS: dict[str, type] = {"lesson": str, "title": str, "questions": list}
+_QUESTION_KEYS: dict[str, type] = {"id": str, "prompt": str, "hint": str, "options": list}
+_OPTION_KEYS: dict[str, type] = {"text": str, "correct": bool, "feedback": str}
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """The result of checking one answer: right or not, and what to tell the learner.
+
+    Introduced in notebooks/01-stream-processing-flow.ipynb.
+    """
+
+    correct: bool
+    message: str
+    choice: int | None
+
+
+@dataclass(frozen=True)
+class Option:
+    """One answer to a question, with the feedback shown when it is picked.
+
+    Introduced in notebooks/01-stream-processing-flow.ipynb.
+    """
+
+    text: str
+    correct: bool
+    feedback: str
+
+
+@dataclass(frozen=True)
+class Question:
+    """A multiple-choice question with exactly one correct option.
+
+    Introduced in notebooks/01-stream-processing-flow.ipynb.
+    """
+
+    id: str
+    prompt: str
+    hint: str
+    options: tuple[Option, ...]
+
+    @property
+    def answer(self) -> int:
+        """Index of the correct option.
+
+        Introduced in notebooks/01-stream-processing-flow.ipynb.
+        """
+        return next(i for i, option in enumerate(self.options) if option.correct)
+
+    def check(self, choice: int | str | None) -> Feedback:
+        """Check a choice, given as an option index or the option's exact text.
+
+        ``None`` (nothing picked yet) is not correct and asks the learner to pick.
+        Introduced in notebooks/01-stream-processing-flow.ipynb.
+        """
+        if choice is None:
+            return Feedback(False, PICK_FIRST, None)
+        texts = [option.text for option in self.options]
+        if isinstance(choice, str) and choice in texts:
+            index = texts.index(choice)
+        elif isinstance(choice, int) and not isinstance(choice, bool) and 0 <= choice < len(texts):
+            index = choice
+        else:
+            raise QuizError(
+                f"Question {self.id!r} has no option {choice!r}.",
+                f"Pass an index from 0 to {len(texts) - 1}, or one of these texts: {texts}.",
+            )
+        option = self.options[index]
+        return Feedback(option.correct, option.feedback, index)
+
+
+@dataclass(frozen=True)
+class Quiz:
+    """A lesson's quiz; as the last expression of a cell it shows as a widget.
+
+    Introduced in notebooks/01-stream-processing-flow.ipynb.
+    """
+
+    lesson: str
+    title: str
+    questions: tuple[Question, ...]
+    source: str = field(default="<dict>", compare=False, repr=False)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> Quiz:
+        """Load and validate a quiz file; any problem raises :class:`QuizError`.
+
+        Introduced in notebooks/01-stream-processing-flow.ipynb.
+        """
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as e:
+            fix = "Check the path; quiz files live in notebooks/quizzes/."
+            raise QuizError(f"{path}: cannot read it ({e.strerror}).", fix, cause=e) from e
+        except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
+            fix = "Fix the JSON at that line and column (often a missing comma or quote)."
+            raise QuizError(f"{path}: not valid JSON ({e}).", fix, cause=e) from e
+        loaded = cls.from_dict(data, source=str(path))
+        if loaded.lesson != path.stem:
+            _fail(str(path), f'"lesson" is {loaded.lesson!r} but the file is named {path.name!r}',
+                  f'Make them agree: set "lesson": "{path.stem}" or rename the file.')
+        return loaded
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "<dict>") -> Quiz:
+        """Validate already-parsed quiz data (the JSON file's content) and build a Quiz.
+
+        Introduced in notebooks/01-stream-processing-flow.ipynb.
+        """
+        _fields(data, _QUIZ_KEYS, source)
+        _kebab(data["lesson"], '"lesson"', source)
+        if not data["questions"]:
+            _fail(source, '"questions" is empty', "Add at least one question.")
+        questions, seen = [], set()
+        for i, raw in enumerate(data["questions"]):
+            qid = raw.get("id") if isinstance(raw, dict) else None
+            where = f"{source}, questions[{i}]" + (f" (id {qid!r})" if isinstance(qid, str) else "")
+            _fields(raw, _QUESTION_KEYS, where)
+            _kebab(raw["id"], '"id"', where)
+            if raw["id"] in seen:
+                _fail(where, "this id is already used by an earlier question",
+                      "Give each question its own id.")
+            seen.add(raw["id"])
+            questions.append(_question(raw, where))
+        return cls(data["lesson"], data["title"], tuple(questions), source)
+
+    def answer_key(self) -> dict[str, int]:
+        """Map each question id to the index of its correct option.
+
+        Introduced in notebooks/01-stream-processing-flow.ipynb.
+        """
+        return {q.id: q.answer for q in self.questions}
+
+    def widget(self) -> ipywidgets.VBox:
+        """Build the quiz as an ``ipywidgets.VBox``: per question, options, Hint and Check.
+
+        Introduced in notebooks/01-stream-processing-flow.ipynb.
+        """
+        import ipywidgets as w
+
+        title = w.HTML(f"<h3>{html.escape(self.title)}</h3>")
+        boxes = [_question_widget(n, q) for n, q in enumerate(self.questions, start=1)]
+        return w.VBox([title, *boxes])
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        # ipywidgets 8 widgets display through _repr_mimebundle_ (not _ipython_display_).
+        return self.widget()._repr_mimebundle_(**kwargs)
+
+
+def quiz(path: str | os.PathLike[str]) -> Quiz:
+    """Load a lesson's quiz; make it the cell's last line to show it.
+
+    ``path`` is taken relative to the working directory (``notebooks/`` in a lesson), then
+    relative to the project's ``notebooks/`` folder.
+    Introduced in notebooks/01-stream-processing-flow.ipynb.
+    """
+    candidates = [Path(path)]
+    if not Path(path).is_absolute():
+        candidates.append(NOTEBOOKS / path)
+    for candidate in candidates:
+        if candidate.is_file():
+            return Quiz.from_file(candidate)
+    tried = " and ".join(str(c.resolve()) for c in candidates)
+    raise QuizError(f"No quiz file {str(path)!r}: looked at {tried}.",
+                    'Pass a path like "quizzes/01-stream-processing-flow.json" '
+                    f"(files in {NOTEBOOKS / 'quizzes'}).")
+
+
+def _fail(where: str, problem: str, fix: str) -> NoReturn:
+    raise QuizError(f"{where}: {problem}.", fix)
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _fields(obj: Any, spec: dict[str, type], where: str) -> None:
+    """Check one JSON object against a key -> type table."""
+    if not isinstance(obj, dict):
+        _fail(where, f"expected an object {{...}}, found {_short(obj)}",
+              f"Write it as an object with the keys {list(spec)}.")
+    if unknown := sorted(set(obj) - set(spec)):
+        guess = difflib.get_close_matches(unknown[0], spec, n=1)
+        typo = f" (did you mean {guess[0]!r}?)" if guess else ""
+        _fail(where, f"unknown key {unknown[0]!r}{typo}", f"The allowed keys are {list(spec)}.")
+    if missing := [key for key in spec if key not in obj]:
+        key = missing[0]
+        _fail(where, f"missing key {key!r}", f"Add {key!r} ({_JSON_TYPE[spec[key]]}).")
+    for key, kind in spec.items():
+        value = obj[key]
+        if not (type(value) is bool if kind is bool else isinstance(value, kind)):
+            _fail(where, f"{key!r} should be {_JSON_TYPE[kind]}, found {_short(value)}",
+                  f"Write {key!r} as {_JSON_TYPE[kind]}.")
+        if kind is str and not value.strip():
+            _fail(where, f"{key!r} is empty", f"Write the {key} text.")
+
+
+def _kebab(value: str, key: str, where: str) -> None:
+    if not _KEBAB.fullmatch(value):
+        _fail(where, f"{key} {value!r} is not lowercase-kebab",
+              'Use only a-z, 0-9 and single "-", e.g. "updated-data-written".')
+
+
+def _question(raw: dict[str, Any], where: str) -> Question:
+    count = len(raw["options"])
+    if not 2 <= count <= 6:
+        _fail(where, f"it has {count} option(s)", "Give each question 2 to 6 options.")
+    for j, option in enumerate(raw["options"]):
+        _fields(option, _OPTION_KEYS, f"{where}, options[{j}]")
+    options = tuple(Option(o["text"], o["correct"], o["feedback"]) for o in raw["options"])
+    if len({o.text for o in options}) != count:
+        _fail(where, "two options have the same text", "Make each option's text different.")
+    correct = [j for j, o in enumerate(options) if o.correct]
+    if len(correct) != 1:
+        _fail(where, f"it has {len(correct)} correct options {correct}, not exactly one",
+              'Set "correct": true on exactly one option and false on the others.')
+    return Question(raw["id"], raw["prompt"], raw["hint"], options)
+
+
+def _feedback_html(feedback: Feedback) -> str:
+    text = html.escape(feedback.message)
+    if feedback.choice is None:
+        return f"<i>{text}</i>"
+    return f"✅ <b>Correct:</b> {text}" if feedback.correct else f"❌ <b>Not quite:</b> {text}"
+
+
+def _question_widget(number: int, question: Question) -> ipywidgets.VBox:
+    """One question: prompt, options in file order (never shuffled), Hint, Check, feedback."""
+    import ipywidgets as w
+
+    prompt = w.HTML(f"<b>Q{number}.</b> {html.escape(question.prompt)}")
+    labels = [(option.text, j) for j, option in enumerate(question.options)]
+    radio = w.RadioButtons(options=labels, value=None, layout=w.Layout(width="max-content"))
+    hint_button = w.ToggleButton(value=False, description="Hint")
+    check_button = w.Button(description="Check", button_style="primary")
+    hint, feedback = w.HTML(), w.HTML()
+
+    def show_hint(change: dict[str, Any]) -> None:
+        hint.value = f"💡 <i>Hint:</i> {html.escape(question.hint)}" if change["new"] else ""
+
+    def check(_: Any) -> None:
+        feedback.value = _feedback_html(question.check(radio.value))
+
+    def clear(_: Any) -> None:
+        feedback.value = ""
+
+    hint_button.observe(show_hint, names="value")
+    radio.observe(clear, names="value")
+    check_button.on_click(check)
+    return w.VBox([prompt, radio, w.HBox([hint_button, check_button]), hint, feedback])

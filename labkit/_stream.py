@@ -1,0 +1,161 @@
+"""Reading a DynamoDB stream: every shard, parents before children, with checkpoints.
+
+A ``StreamReader`` is one consumer of one stream. It lists shards with a paginated
+DescribeStream, reads a shard only once its parent is finished (so per-item order holds across
+shard splits), keeps a checkpoint (the last sequence number *processed*) per shard, and when an
+iterator expires gets a fresh one after that checkpoint. Records read past the checkpoint but not
+committed are read again (at-least-once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+__all__ = ["ShardState", "StartingPosition", "StreamReader"]
+
+_GET_RECORDS_MAX = 1000  # the GetRecords Limit ceiling
+
+
+class StartingPosition(StrEnum):
+    """Where a new consumer starts in a shard that existed when it was created."""
+
+    TRIM_HORIZON = "TRIM_HORIZON"
+    LATEST = "LATEST"
+
+
+@dataclass
+class ShardState:
+    """What a reader knows of one shard."""
+
+    shard_id: str
+    parent_shard_id: str | None
+    checkpoint: str | None = None  # last sequence number processed
+    iterator: str | None = None
+    closed: bool = False  # the shard has an ending sequence number: no new records
+    finished: bool = False  # read to its end and everything committed
+
+
+class StreamReader:
+    """One consumer of a stream (the trigger and the tracer each have their own).
+
+    Introduced in notebooks/01-stream-processing-flow.ipynb.
+    """
+
+    def __init__(
+        self,
+        streams: Any,
+        stream_arn: str,
+        starting_position: StartingPosition | str = StartingPosition.TRIM_HORIZON,
+    ) -> None:
+        self.streams = streams
+        self.stream_arn = stream_arn
+        self.starting_position = StartingPosition(starting_position)
+        self.shards: dict[str, ShardState] = {}
+        self.refresh()
+        if self.starting_position is StartingPosition.LATEST:
+            # LATEST means "after what is there now": pin the position at creation time.
+            for shard in self.shards.values():
+                if not shard.closed:
+                    shard.iterator = self._iterator(shard.shard_id, "LATEST")
+                else:
+                    shard.finished = True
+
+    # -- shards ---------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Learn new shards and which shards have closed (paginated DescribeStream)."""
+        start: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"StreamArn": self.stream_arn}
+            if start:
+                kwargs["ExclusiveStartShardId"] = start
+            desc = self.streams.describe_stream(**kwargs)["StreamDescription"]
+            for shard in desc.get("Shards", []):
+                state = self.shards.get(shard["ShardId"])
+                if state is None:
+                    state = ShardState(shard["ShardId"], shard.get("ParentShardId"))
+                    self.shards[state.shard_id] = state
+                if "EndingSequenceNumber" in shard.get("SequenceNumberRange", {}):
+                    state.closed = True
+            start = desc.get("LastEvaluatedShardId")
+            if not start:
+                return
+
+    def readable(self) -> list[ShardState]:
+        """Unfinished shards whose parent is finished or unknown (trimmed), parents first."""
+        ready = [
+            s for s in self.shards.values()
+            if not s.finished
+            and (s.parent_shard_id is None or s.parent_shard_id not in self.shards
+                 or self.shards[s.parent_shard_id].finished)
+        ]
+        return sorted(ready, key=lambda s: s.shard_id)
+
+    # -- records --------------------------------------------------------------------------
+    def _iterator(self, shard_id: str, kind: str, sequence_number: str | None = None) -> str:
+        kwargs: dict[str, Any] = {
+            "StreamArn": self.stream_arn, "ShardId": shard_id, "ShardIteratorType": kind,
+        }
+        if sequence_number is not None:
+            kwargs["SequenceNumber"] = sequence_number
+        return str(self.streams.get_shard_iterator(**kwargs)["ShardIterator"])
+
+    def _fresh_iterator(self, shard: ShardState) -> str:
+        if shard.checkpoint is not None:
+            return self._iterator(shard.shard_id, "AFTER_SEQUENCE_NUMBER", shard.checkpoint)
+        return self._iterator(shard.shard_id, "TRIM_HORIZON")
+
+    def read(self, shard: ShardState, limit: int = _GET_RECORDS_MAX) -> list[dict[str, Any]]:
+        """One GetRecords call on ``shard``; marks the shard ended when it has no more records."""
+        if shard.iterator is None:
+            shard.iterator = self._fresh_iterator(shard)
+        try:
+            resp = self.streams.get_records(
+                ShardIterator=shard.iterator, Limit=min(limit, _GET_RECORDS_MAX)
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ExpiredIteratorException":
+                raise
+            shard.iterator = self._fresh_iterator(shard)
+            resp = self.streams.get_records(
+                ShardIterator=shard.iterator, Limit=min(limit, _GET_RECORDS_MAX)
+            )
+        records: list[dict[str, Any]] = resp.get("Records", [])
+        shard.iterator = resp.get("NextShardIterator")
+        if shard.iterator is None:  # a closed shard read to its end
+            shard.closed = True
+            if not records:
+                shard.finished = True
+        return records
+
+    def commit(self, shard: ShardState, sequence_number: str) -> None:
+        """Record that everything up to ``sequence_number`` in ``shard`` is processed."""
+        shard.checkpoint = sequence_number
+
+    def rewind(self, shard: ShardState) -> None:
+        """Forget the iterator, so the next read starts right after the checkpoint again."""
+        shard.iterator = None
+        shard.finished = False
+
+    def read_all(self) -> list[dict[str, Any]]:
+        """Every record not read yet, on every shard, committed as read (for observers)."""
+        out: list[dict[str, Any]] = []
+        self.refresh()
+        progressed = True
+        while progressed:
+            progressed = False
+            for shard in self.readable():
+                while True:
+                    records = self.read(shard)
+                    if records:
+                        self.commit(shard, records[-1]["dynamodb"]["SequenceNumber"])
+                        out.extend(records)
+                        progressed = True
+                    if not records or shard.finished:
+                        break
+                if shard.finished:
+                    progressed = True
+        return out
