@@ -37,12 +37,15 @@ from ._events import EventName, LambdaContext, StreamViewType, lambda_event
 from ._lab import Lab, start
 from ._stream import StartingPosition, StreamReader
 from ._trigger import Invocation, Trigger, TriggerConfig
+from ._tracer import Change, StepTrace, Tracer
+from ._display import LabTable
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BackendError",
     "BackendStartError",
+    "Change",
     "DynamoDBLocalNotFoundError",
     "EndpointUnreachableError",
     "EventName",
@@ -52,17 +55,20 @@ __all__ = [
     "JavaNotFoundError",
     "Lab",
     "LabError",
+    "LabTable",
     "LambdaContext",
     "PortInUseError",
     "QuizError",
     "SetupError",
     "StartingPosition",
+    "StepTrace",
     "StreamNotEnabledError",
     "StreamReader",
     "StreamViewType",
     "TableError",
     "TableExistsError",
     "TraceError",
+    "Tracer",
     "Trigger",
     "TriggerConfig",
     "TriggerError",

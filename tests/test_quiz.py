@@ -252,10 +252,10 @@ def test_hint_toggle_shows_and_hides_the_hint(lesson_quiz: Quiz) -> None:
 def test_lesson_01_answer_key(lesson_quiz: Quiz) -> None:
     key = lesson_quiz.answer_key()
     assert list(key) == ["updated-data-written", "trigger-after-delete", "no-change-no-record"]
-    by_id = {q.id: q for q in lesson_quiz.questions}
-    assert "2" in by_id["updated-data-written"].options[key["updated-data-written"]].text
-    assert "REMOVE" in by_id["trigger-after-delete"].options[key["trigger-after-delete"]].text
-    assert "no stream record" in by_id["no-change-no-record"].options[key["no-change-no-record"]].text
+    answers = {q.id: q.options[key[q.id]].text for q in lesson_quiz.questions}
+    assert "2" in answers["updated-data-written"]
+    assert "REMOVE" in answers["trigger-after-delete"]
+    assert "no stream record" in answers["no-change-no-record"]
 
 
 def test_quiz_dataclasses_are_frozen(lesson_quiz: Quiz) -> None:
