@@ -39,6 +39,8 @@ from ._stream import StartingPosition, StreamReader
 from ._trigger import Invocation, Trigger, TriggerConfig
 from ._tracer import Change, StepTrace, Tracer
 from ._display import LabTable
+from ._doctor import Check, Report, doctor
+from ._quiz import Feedback, Option, Question, Quiz, quiz
 
 __version__ = "0.1.0"
 
@@ -46,9 +48,11 @@ __all__ = [
     "BackendError",
     "BackendStartError",
     "Change",
+    "Check",
     "DynamoDBLocalNotFoundError",
     "EndpointUnreachableError",
     "EventName",
+    "Feedback",
     "InvalidTableNameError",
     "InvalidTriggerOptionError",
     "Invocation",
@@ -57,8 +61,12 @@ __all__ = [
     "LabError",
     "LabTable",
     "LambdaContext",
+    "Option",
     "PortInUseError",
+    "Question",
+    "Quiz",
     "QuizError",
+    "Report",
     "SetupError",
     "StartingPosition",
     "StepTrace",
@@ -72,6 +80,8 @@ __all__ = [
     "Trigger",
     "TriggerConfig",
     "TriggerError",
+    "doctor",
     "lambda_event",
+    "quiz",
     "start",
 ]

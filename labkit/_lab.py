@@ -38,7 +38,7 @@ from ._java import find_java
 from ._server import LocalServer, free_port
 from ._trigger import Trigger, TriggerConfig
 
-__all__ = ["CREDENTIALS", "Lab", "start"]
+__all__ = ["CREDENTIALS", "Lab", "running_lab", "start"]
 
 # DynamoDB Local rejects access keys containing "_" or "-". Fixed values, so that any client using
 # them (a terminal, another notebook) sees the same tables even on a server without -sharedDb.
@@ -255,7 +255,10 @@ class Lab:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         keys = [k["AttributeName"] for k in table.key_schema]
-        return sorted(items, key=lambda item: tuple(str(item.get(k)) for k in keys))
+        # key attributes first, then the rest by name: the same order on every run
+        ordered = [{**{k: i[k] for k in keys if k in i},
+                    **{k: i[k] for k in sorted(i) if k not in keys}} for i in items]
+        return sorted(ordered, key=lambda item: tuple(str(item.get(k)) for k in keys))
 
     def reset(self) -> list[str]:
         """Close the triggers and delete the tables this lab created; returns their names.
@@ -355,6 +358,12 @@ def _launch(port: int | None) -> Lab:
     lab = Lab(server.endpoint_url, server)
     _ping(lab)
     return lab
+
+
+def running_lab() -> Lab | None:
+    """The lab ``start()`` would return now without starting anything, or None."""
+    with _lock:
+        return _current if _current is not None and not _current.closed else None
 
 
 def start(port: int | None = None) -> Lab:

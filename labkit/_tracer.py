@@ -24,7 +24,7 @@ from ._lab import Lab
 from ._stream import StreamReader
 from ._trigger import Invocation, Trigger
 
-__all__ = ["EXECUTION_COLUMNS", "TRACKER_ROWS", "Change", "StepTrace", "Tracer"]
+__all__ = ["EXECUTION_COLUMNS", "TRACKER_ROWS", "Change", "StepTrace", "Tracer", "Transcript"]
 
 EXECUTION_COLUMNS = [
     "Step", "Event", "Stream Record Captured", "Lambda Triggered", "Processing Action",
@@ -262,3 +262,48 @@ class Tracer:
              "Final": self._target_text(final_items)},
         ]
         return lab_table(rows, columns, index=TRACKER_ROWS)
+
+    def transcript(self) -> Transcript:
+        """Every step told in a sentence or three, from the recorded run.
+
+        Introduced in notebooks/01-stream-processing-flow.ipynb.
+        """
+        return Transcript(tuple(_narrate(self, s) for s in self.steps))
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """The run told as prose, one paragraph per step; renders as Markdown in a notebook."""
+
+    paragraphs: tuple[str, ...]
+
+    def _repr_markdown_(self) -> str:
+        return "\n\n".join(self.paragraphs)
+
+    def __str__(self) -> str:
+        return self._repr_markdown_()
+
+    __repr__ = __str__
+
+
+def _narrate(tracer: Tracer, step: StepTrace) -> str:
+    head = f"**Step {step.number}: {step.event}.**"
+    if not step.records:
+        return (f"{head} DynamoDB wrote no stream record, because no item changed. With nothing "
+                f"in the stream the trigger had nothing to deliver: the function was not invoked, "
+                f"and the target was left as it was.")
+    names = " and ".join(f"an {n} record" if n[0] in "AEIOU" else f"a {n} record"
+                         for n in step.event_names)
+    text = f"{head} The stream captured {names}. "
+    if not step.invocations:
+        text += "The function was not invoked (the trigger delivered nothing). "
+    else:
+        n = len(step.invocations)
+        text += f"The trigger invoked the function {'once' if n == 1 else f'{n} times'}; "
+        text += f"it reported: *{Tracer._processing(step)}*. "
+    if step.changes and tracer.target is not None:
+        text += "The target changed: " + "; ".join(c.describe(tracer.target) for c in step.changes)
+        text += "."
+    else:
+        text += "Nothing was written to the target."
+    return text

@@ -118,6 +118,13 @@ class Trigger:
         self.function_name = getattr(self.handler, "__name__", "handler")
         self._reader = StreamReader(self.streams, self.stream_arn, self.config.starting_position)
 
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return (f"<Trigger {state}: {self.table_name} stream -> {self.function_name}, "
+                f"batch_size={self.config.batch_size}, "
+                f"starting_position={self.config.starting_position!r}, "
+                f"{len(self.invocations)} invocation(s) so far>")
+
     @property
     def reader(self) -> StreamReader:
         return self._reader

@@ -1,0 +1,53 @@
+# DynamoDB Streams Lab. `make lab` to learn, `make test` to check everything. `make help` lists all.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# The newest Python 3.11+ on PATH (override: make lab PYTHON=/path/to/python3.12).
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	&& { command -v $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.labkit-installed
+JUPYTER_PORT ?= 8888
+# JupyterLab refuses to run as root unless told; a workshop VM or container often is root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: help setup lab test test-labkit test-notebooks doctor clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	@if [ -z "$(PYTHON)" ]; then \
+		echo "labkit: no Python 3.11+ found on PATH. Fix: install Python 3.11 or newer, or run 'make $(MAKECMDGOALS) PYTHON=/path/to/python3.11'." >&2; exit 1; fi
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 || { \
+		echo "labkit: $(PYTHON) has no venv module. Fix: install it (Debian/Ubuntu: apt-get install python3-venv)." >&2; exit 1; }
+	@echo "labkit: creating $(VENV) with $(PYTHON) and installing the project (first run only) ..."
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv, install labkit, and make sure Java 17+ and DynamoDB Local are present
+	@$(BIN)/python -m labkit install
+
+lab: setup ## Open JupyterLab on notebooks/ (127.0.0.1 only, token authentication)
+	@$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 \
+		--ServerApp.port=$(JUPYTER_PORT) \
+		--IdentityProvider.token="$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(24))')" \
+		$(ROOT_FLAG)
+
+test: setup test-labkit test-notebooks ## Run labkit's tests, then re-execute every notebook under nbval
+
+test-labkit: setup ## Run labkit's own tests (against a real DynamoDB Local)
+	@$(BIN)/python -m pytest tests
+
+test-notebooks: setup ## Re-execute every notebook and compare its outputs (nbval)
+	@$(BIN)/python -m pytest --nbval --nbval-current-env \
+		--nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider notebooks
+
+doctor: setup ## Check Python, Java, DynamoDB Local, the endpoint and the packages
+	@$(BIN)/python -m labkit doctor
+
+clean: ## Remove .venv and the download cache (.cache)
+	rm -rf $(VENV) .cache
