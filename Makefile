@@ -9,9 +9,8 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.labkit-installed
-JUPYTER_PORT ?= 8888
-# JupyterLab refuses to run as root unless told; a workshop VM or container often is root.
-ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+# JupyterLab's port; empty means the first free one from 8888.
+JUPYTER_PORT ?=
 
 .PHONY: help setup lab test test-labkit test-notebooks doctor clean
 
@@ -32,10 +31,7 @@ setup: $(STAMP) ## Create .venv, install labkit, and make sure Java 17+ and Dyna
 	@$(BIN)/python -m labkit install
 
 lab: setup ## Open JupyterLab on notebooks/ (127.0.0.1 only, token authentication)
-	@$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 \
-		--ServerApp.port=$(JUPYTER_PORT) \
-		--IdentityProvider.token="$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(24))')" \
-		$(ROOT_FLAG)
+	@$(BIN)/python -m labkit lab $(if $(JUPYTER_PORT),--port $(JUPYTER_PORT),)
 
 test: setup test-labkit test-notebooks ## Run labkit's tests, then re-execute every notebook under nbval
 

@@ -1,9 +1,14 @@
-"""Command line: ``python -m labkit doctor | install``."""
+"""Command line: ``python -m labkit install | doctor | lab``."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
+import shutil
+import socket
 import sys
+from pathlib import Path
 
 from ._errors import LabError
 
@@ -38,15 +43,54 @@ def _doctor(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _free_loopback_port(first: int) -> int:
+    for port in range(first, first + 100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise LabError(f"No free port from {first} to {first + 99} on 127.0.0.1.",
+                   "stop another JupyterLab, or pass --port with a free port.")
+
+
+def jupyter_command(port: int, token: str, notebook_dir: Path, *, as_root: bool) -> list[str]:
+    """The JupyterLab command: loopback only, token authentication, --allow-root for root."""
+    jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent)) or "jupyter"
+    cmd = [jupyter, "lab", f"--notebook-dir={notebook_dir}", "--ServerApp.ip=127.0.0.1",
+           f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+           f"--IdentityProvider.token={token}"]
+    if as_root:
+        cmd.append("--allow-root")  # JupyterLab refuses to run as root without it
+    return cmd
+
+
+def _lab(args: argparse.Namespace) -> int:
+    port = args.port or _free_loopback_port(8888)
+    token = secrets.token_hex(24)
+    cmd = jupyter_command(port, token, Path(args.notebook_dir),
+                          as_root=hasattr(os, "geteuid") and os.geteuid() == 0)
+    print(f"labkit: JupyterLab on http://127.0.0.1:{port}/lab?token={token}", flush=True)
+    print("labkit: open that address in your browser; press Ctrl-C here to stop.", flush=True)
+    os.execv(cmd[0], cmd) if os.path.isabs(cmd[0]) else os.execvp(cmd[0], cmd)
+    return 0  # not reached
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m labkit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("install", help="make sure Java 17+ and DynamoDB Local are present")
     doc = sub.add_parser("doctor", help="check the machine; exit 1 with a fix for each failure")
     doc.add_argument("--no-endpoint", action="store_true", help="do not start the backend")
+    lab = sub.add_parser("lab", help="open JupyterLab on 127.0.0.1 with a fresh token")
+    lab.add_argument("--port", type=int, default=0, help="port (default: first free from 8888)")
+    lab.add_argument("--notebook-dir", default="notebooks")
     args = parser.parse_args(argv)
+    commands = {"install": lambda: _install(), "doctor": lambda: _doctor(args),
+                "lab": lambda: _lab(args)}
     try:
-        return _install() if args.command == "install" else _doctor(args)
+        return commands[args.command]()
     except LabError as exc:
         print(f"labkit: {exc}", file=sys.stderr)
         return 1
