@@ -15,6 +15,8 @@ Presentation modules: _tracer, _quiz, _doctor.
 
 from __future__ import annotations
 
+from ._display import LabTable
+from ._doctor import Check, Report, doctor
 from ._errors import (
     BackendError,
     BackendStartError,
@@ -35,12 +37,10 @@ from ._errors import (
 )
 from ._events import EventName, LambdaContext, StreamViewType, lambda_event
 from ._lab import Lab, start
-from ._stream import StartingPosition, StreamReader
-from ._trigger import Invocation, Trigger, TriggerConfig
-from ._tracer import Change, StepTrace, Tracer
-from ._display import LabTable
-from ._doctor import Check, Report, doctor
 from ._quiz import Feedback, Option, Question, Quiz, quiz
+from ._stream import StartingPosition, StreamReader
+from ._tracer import Change, StepTrace, Tracer
+from ._trigger import Invocation, Trigger, TriggerConfig
 
 __version__ = "0.1.0"
 

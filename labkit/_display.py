@@ -26,12 +26,9 @@ class LabTable(pd.DataFrame):
         styler = self.style.set_uuid(uid)
         if isinstance(self.index, pd.RangeIndex):
             styler = styler.hide(axis="index")
-        styler = (
-            styler
-            .set_properties(**{"text-align": "left", "white-space": "pre-wrap",
-                               "vertical-align": "top"})
-            .set_table_styles([{"selector": "th", "props": [("text-align", "left")]}])
-        )
+        styler = styler.set_properties(
+            **{"text-align": "left", "white-space": "pre-wrap", "vertical-align": "top"}
+        ).set_table_styles([{"selector": "th", "props": [("text-align", "left")]}])
         return str(styler.to_html())
 
     def __repr__(self) -> str:

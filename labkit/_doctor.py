@@ -42,8 +42,10 @@ class Report:
         return all(c.ok for c in self.checks)
 
     def table(self) -> LabTable:
-        rows = [{"Check": c.name, "Status": "ok" if c.ok else "FAILED", "Found": c.found,
-                 "Fix": c.fix} for c in self.checks]
+        rows = [
+            {"Check": c.name, "Status": "ok" if c.ok else "FAILED", "Found": c.found, "Fix": c.fix}
+            for c in self.checks
+        ]
         return lab_table(rows, ["Check", "Status", "Found", "Fix"])
 
     def _repr_html_(self) -> str:
@@ -78,8 +80,12 @@ def _guarded(name: str, probe: Callable[[], Check]) -> Check:
 def _python() -> Check:
     version = platform.python_version()
     ok = sys.version_info >= (3, 11)
-    return Check("Python", ok, f"{version} ({sys.executable})",
-                 "" if ok else "use Python 3.11 or newer (make lab PYTHON=python3.12).")
+    return Check(
+        "Python",
+        ok,
+        f"{version} ({sys.executable})",
+        "" if ok else "use Python 3.11 or newer (make lab PYTHON=python3.12).",
+    )
 
 
 def _java() -> Check:
@@ -89,8 +95,11 @@ def _java() -> Check:
 
 def _dynamodb_local() -> Check:
     jar = find_dynamodb_local()
-    return Check("DynamoDB Local", True,
-                 f"{jar.version} from {jar.source} ({jar.jar}, sha256 {jar.sha256[:12]})")
+    return Check(
+        "DynamoDB Local",
+        True,
+        f"{jar.version} from {jar.source} ({jar.jar}, sha256 {jar.sha256[:12]})",
+    )
 
 
 def _endpoint() -> Check:
@@ -121,7 +130,13 @@ def doctor(*, endpoint: bool = True) -> Report:
         if all(c.ok for c in checks[1:]) or os.environ.get("LABKIT_ENDPOINT_URL"):
             checks.append(_guarded("Endpoint", _endpoint))
         else:
-            checks.append(Check("Endpoint", False, "not tried: Java or DynamoDB Local missing",
-                                f"fix the rows above first (needs Java {MIN_JAVA}+ and the jar)."))
+            checks.append(
+                Check(
+                    "Endpoint",
+                    False,
+                    "not tried: Java or DynamoDB Local missing",
+                    f"fix the rows above first (needs Java {MIN_JAVA}+ and the jar).",
+                )
+            )
     checks += [_package(name, pip_fix) for name in ("jupyterlab", "ipywidgets", "boto3", "pandas")]
     return Report(tuple(checks))

@@ -39,12 +39,16 @@ class StreamViewType(StrEnum):
 
 def _raw_value(value: dict[str, Any]) -> dict[str, Any]:
     """One attribute value back to its wire form (bytes become base64 text)."""
-    (kind, inner), = value.items()
+    ((kind, inner),) = value.items()
     if kind == "B" and isinstance(inner, bytes | bytearray):
         return {"B": base64.b64encode(inner).decode()}
     if kind == "BS":
-        return {"BS": [base64.b64encode(b).decode() if isinstance(b, bytes | bytearray) else b
-                       for b in inner]}
+        return {
+            "BS": [
+                base64.b64encode(b).decode() if isinstance(b, bytes | bytearray) else b
+                for b in inner
+            ]
+        }
     if kind == "M":
         return {"M": {k: _raw_value(v) for k, v in inner.items()}}
     if kind == "L":

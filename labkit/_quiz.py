@@ -129,8 +129,11 @@ class Quiz:
             raise QuizError(f"{path}: not valid JSON ({e}).", fix, cause=e) from e
         loaded = cls.from_dict(data, source=str(path))
         if loaded.lesson != path.stem:
-            _fail(str(path), f'"lesson" is {loaded.lesson!r} but the file is named {path.name!r}',
-                  f'Make them agree: set "lesson": "{path.stem}" or rename the file.')
+            _fail(
+                str(path),
+                f'"lesson" is {loaded.lesson!r} but the file is named {path.name!r}',
+                f'Make them agree: set "lesson": "{path.stem}" or rename the file.',
+            )
         return loaded
 
     @classmethod
@@ -150,8 +153,11 @@ class Quiz:
             _fields(raw, _QUESTION_KEYS, where)
             _kebab(raw["id"], '"id"', where)
             if raw["id"] in seen:
-                _fail(where, "this id is already used by an earlier question",
-                      "Give each question its own id.")
+                _fail(
+                    where,
+                    "this id is already used by an earlier question",
+                    "Give each question its own id.",
+                )
             seen.add(raw["id"])
             questions.append(_question(raw, where))
         return cls(data["lesson"], data["title"], tuple(questions), source)
@@ -193,9 +199,11 @@ def quiz(path: str | os.PathLike[str]) -> Quiz:
         if candidate.is_file():
             return Quiz.from_file(candidate)
     tried = " and ".join(str(c.resolve()) for c in candidates)
-    raise QuizError(f"No quiz file {str(path)!r}: looked at {tried}.",
-                    'Pass a path like "quizzes/01-stream-processing-flow.json" '
-                    f"(files in {NOTEBOOKS / 'quizzes'}).")
+    raise QuizError(
+        f"No quiz file {str(path)!r}: looked at {tried}.",
+        'Pass a path like "quizzes/01-stream-processing-flow.json" '
+        f"(files in {NOTEBOOKS / 'quizzes'}).",
+    )
 
 
 def _fail(where: str, problem: str, fix: str) -> NoReturn:
@@ -210,8 +218,11 @@ def _short(value: Any) -> str:
 def _fields(obj: Any, spec: dict[str, type], where: str) -> None:
     """Check one JSON object against a key -> type table."""
     if not isinstance(obj, dict):
-        _fail(where, f"expected an object {{...}}, found {_short(obj)}",
-              f"Write it as an object with the keys {list(spec)}.")
+        _fail(
+            where,
+            f"expected an object {{...}}, found {_short(obj)}",
+            f"Write it as an object with the keys {list(spec)}.",
+        )
     if unknown := sorted(set(obj) - set(spec)):
         guess = difflib.get_close_matches(unknown[0], spec, n=1)
         typo = f" (did you mean {guess[0]!r}?)" if guess else ""
@@ -222,16 +233,22 @@ def _fields(obj: Any, spec: dict[str, type], where: str) -> None:
     for key, kind in spec.items():
         value = obj[key]
         if not (type(value) is bool if kind is bool else isinstance(value, kind)):
-            _fail(where, f"{key!r} should be {_JSON_TYPE[kind]}, found {_short(value)}",
-                  f"Write {key!r} as {_JSON_TYPE[kind]}.")
+            _fail(
+                where,
+                f"{key!r} should be {_JSON_TYPE[kind]}, found {_short(value)}",
+                f"Write {key!r} as {_JSON_TYPE[kind]}.",
+            )
         if kind is str and not value.strip():
             _fail(where, f"{key!r} is empty", f"Write the {key} text.")
 
 
 def _kebab(value: str, key: str, where: str) -> None:
     if not _KEBAB.fullmatch(value):
-        _fail(where, f"{key} {value!r} is not lowercase-kebab",
-              'Use only a-z, 0-9 and single "-", e.g. "updated-data-written".')
+        _fail(
+            where,
+            f"{key} {value!r} is not lowercase-kebab",
+            'Use only a-z, 0-9 and single "-", e.g. "updated-data-written".',
+        )
 
 
 def _question(raw: dict[str, Any], where: str) -> Question:
@@ -245,8 +262,11 @@ def _question(raw: dict[str, Any], where: str) -> Question:
         _fail(where, "two options have the same text", "Make each option's text different.")
     correct = [j for j, o in enumerate(options) if o.correct]
     if len(correct) != 1:
-        _fail(where, f"it has {len(correct)} correct options {correct}, not exactly one",
-              'Set "correct": true on exactly one option and false on the others.')
+        _fail(
+            where,
+            f"it has {len(correct)} correct options {correct}, not exactly one",
+            'Set "correct": true on exactly one option and false on the others.',
+        )
     return Question(raw["id"], raw["prompt"], raw["hint"], options)
 
 

@@ -73,10 +73,16 @@ class LocalServer:
 
     def command(self) -> list[str]:
         return [
-            str(self.java.path), *_JVM_FLAGS,
+            str(self.java.path),
+            *_JVM_FLAGS,
             f"-Djava.library.path={self.jar.lib}",
-            "-jar", str(self.jar.jar),
-            "-inMemory", "-sharedDb", "-disableTelemetry", "-port", str(self.port),
+            "-jar",
+            str(self.jar.jar),
+            "-inMemory",
+            "-sharedDb",
+            "-disableTelemetry",
+            "-port",
+            str(self.port),
         ]
 
     def start(self, timeout: float = 60.0) -> None:
@@ -85,7 +91,7 @@ class LocalServer:
             raise PortInUseError(
                 f"Port {self.port} is already in use, so DynamoDB Local cannot listen on it.",
                 "leave the port unset (labkit then picks a free one), choose another with "
-                "LABKIT_PORT, or stop the program using it (`ss -ltnp | grep :%d`)." % self.port,
+                f"LABKIT_PORT, or stop the program using it (`ss -ltnp | grep :{self.port}`).",
             )
         fd, log = tempfile.mkstemp(prefix="labkit-dynamodb-local-", suffix=".log")
         os.close(fd)  # the guard appends to it by name
@@ -93,7 +99,9 @@ class LocalServer:
         began = time.perf_counter()
         self._guard = subprocess.Popen(
             [sys.executable, "-I", str(_GUARD), log, "--", *self.command()],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=self.jar.folder,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=self.jar.folder,
             start_new_session=True,  # a Ctrl-C in the terminal is for Python, not for Java
         )
         assert self._guard.stdout is not None

@@ -88,17 +88,23 @@ class StreamReader:
     def readable(self) -> list[ShardState]:
         """Unfinished shards whose parent is finished or unknown (trimmed), parents first."""
         ready = [
-            s for s in self.shards.values()
+            s
+            for s in self.shards.values()
             if not s.finished
-            and (s.parent_shard_id is None or s.parent_shard_id not in self.shards
-                 or self.shards[s.parent_shard_id].finished)
+            and (
+                s.parent_shard_id is None
+                or s.parent_shard_id not in self.shards
+                or self.shards[s.parent_shard_id].finished
+            )
         ]
         return sorted(ready, key=lambda s: s.shard_id)
 
     # -- records --------------------------------------------------------------------------
     def _iterator(self, shard_id: str, kind: str, sequence_number: str | None = None) -> str:
         kwargs: dict[str, Any] = {
-            "StreamArn": self.stream_arn, "ShardId": shard_id, "ShardIteratorType": kind,
+            "StreamArn": self.stream_arn,
+            "ShardId": shard_id,
+            "ShardIteratorType": kind,
         }
         if sequence_number is not None:
             kwargs["SequenceNumber"] = sequence_number

@@ -27,7 +27,11 @@ from ._trigger import Invocation, Trigger
 __all__ = ["EXECUTION_COLUMNS", "TRACKER_ROWS", "Change", "StepTrace", "Tracer", "Transcript"]
 
 EXECUTION_COLUMNS = [
-    "Step", "Event", "Stream Record Captured", "Lambda Triggered", "Processing Action",
+    "Step",
+    "Event",
+    "Stream Record Captured",
+    "Lambda Triggered",
+    "Processing Action",
     "Output Action",
 ]
 TRACKER_ROWS = ["Stream Record", "Lambda Trigger", "Processed Output"]
@@ -71,7 +75,8 @@ class Change:
         diffs = [
             f"{n}: {_value(self.before[n]) if n in self.before else '(none)'} → "
             f"{_value(self.after[n]) if n in self.after else '(removed)'}"
-            for n in names if self.before.get(n) != self.after.get(n)
+            for n in names
+            if self.before.get(n) != self.after.get(n)
         ]
         return f"Updated {self.key} in {table} ({'; '.join(diffs)})"
 
@@ -163,10 +168,16 @@ class Tracer:
         records = self._observer.read_all()
         invocations = self.trigger.run_until_idle()
         after = self._snapshot()
-        self.steps.append(StepTrace(
-            number=len(self.steps) + 1, event=event, records=records, invocations=invocations,
-            changes=_diff(before, after, self._target_keys), target_after=list(after.values()),
-        ))
+        self.steps.append(
+            StepTrace(
+                number=len(self.steps) + 1,
+                event=event,
+                records=records,
+                invocations=invocations,
+                changes=_diff(before, after, self._target_keys),
+                target_after=list(after.values()),
+            )
+        )
 
     # -- the tables -----------------------------------------------------------------------
     @staticmethod
@@ -181,8 +192,7 @@ class Tracer:
             return "No"
         n_inv = len(step.invocations)
         n_rec = sum(len(i.records) for i in step.invocations)
-        return (f"Yes: {n_inv} invocation{'s' * (n_inv != 1)}, "
-                f"{n_rec} record{'s' * (n_rec != 1)}")
+        return f"Yes: {n_inv} invocation{'s' * (n_inv != 1)}, {n_rec} record{'s' * (n_rec != 1)}"
 
     @staticmethod
     def _processing(step: StepTrace) -> str:
@@ -203,19 +213,23 @@ class Tracer:
 
         Introduced in notebooks/01-stream-processing-flow.ipynb.
         """
-        rows = [{
-            "Step": s.number, "Event": s.event, "Stream Record Captured": self._captured(s),
-            "Lambda Triggered": self._triggered(s), "Processing Action": self._processing(s),
-            "Output Action": self._output(s),
-        } for s in self.steps]
+        rows = [
+            {
+                "Step": s.number,
+                "Event": s.event,
+                "Stream Record Captured": self._captured(s),
+                "Lambda Triggered": self._triggered(s),
+                "Processing Action": self._processing(s),
+                "Output Action": self._output(s),
+            }
+            for s in self.steps
+        ]
         return lab_table(rows, EXECUTION_COLUMNS)
 
     def _record_text(self, step: StepTrace) -> str:
         if not step.records:
             return "none (no change)"
-        return ", ".join(
-            f"{r['eventName']} {self._keys_of(r)}" for r in step.records
-        )
+        return ", ".join(f"{r['eventName']} {self._keys_of(r)}" for r in step.records)
 
     @staticmethod
     def _keys_of(record: dict[str, Any]) -> str:
@@ -250,16 +264,22 @@ class Tracer:
         final_items = self.steps[-1].target_after if self.steps else start_items
         n_rec, n_inv = len(all_records), len(all_invocations)
         rows = [
-            {"Start": "none yet",
-             **{f"After Step {s.number}": self._record_text(s) for s in self.steps},
-             "Final": f"{n_rec} record{'s' * (n_rec != 1)}"
-                      + (f": {', '.join(r['eventName'] for r in all_records)}" if n_rec else "")},
-            {"Start": "waiting",
-             **{f"After Step {s.number}": self._trigger_text(s) for s in self.steps},
-             "Final": f"idle after {n_inv} invocation{'s' * (n_inv != 1)}"},
-            {"Start": self._target_text(start_items),
-             **{f"After Step {s.number}": self._target_text(s.target_after) for s in self.steps},
-             "Final": self._target_text(final_items)},
+            {
+                "Start": "none yet",
+                **{f"After Step {s.number}": self._record_text(s) for s in self.steps},
+                "Final": f"{n_rec} record{'s' * (n_rec != 1)}"
+                + (f": {', '.join(r['eventName'] for r in all_records)}" if n_rec else ""),
+            },
+            {
+                "Start": "waiting",
+                **{f"After Step {s.number}": self._trigger_text(s) for s in self.steps},
+                "Final": f"idle after {n_inv} invocation{'s' * (n_inv != 1)}",
+            },
+            {
+                "Start": self._target_text(start_items),
+                **{f"After Step {s.number}": self._target_text(s.target_after) for s in self.steps},
+                "Final": self._target_text(final_items),
+            },
         ]
         return lab_table(rows, columns, index=TRACKER_ROWS)
 
@@ -289,11 +309,14 @@ class Transcript:
 def _narrate(tracer: Tracer, step: StepTrace) -> str:
     head = f"**Step {step.number}: {step.event}.**"
     if not step.records:
-        return (f"{head} DynamoDB wrote no stream record, because no item changed. With nothing "
-                f"in the stream the trigger had nothing to deliver: the function was not invoked, "
-                f"and the target was left as it was.")
-    names = " and ".join(f"an {n} record" if n[0] in "AEIOU" else f"a {n} record"
-                         for n in step.event_names)
+        return (
+            f"{head} DynamoDB wrote no stream record, because no item changed. With nothing "
+            f"in the stream the trigger had nothing to deliver: the function was not invoked, "
+            f"and the target was left as it was."
+        )
+    names = " and ".join(
+        f"an {n} record" if n[0] in "AEIOU" else f"a {n} record" for n in step.event_names
+    )
     text = f"{head} The stream captured {names}. "
     if not step.invocations:
         text += "The function was not invoked (the trigger delivered nothing). "

@@ -38,8 +38,11 @@ class TriggerConfig:
     starting_position: str = "TRIM_HORIZON"
 
     def __post_init__(self) -> None:
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) \
-                or not 1 <= self.batch_size <= 10_000:
+        if (
+            isinstance(self.batch_size, bool)
+            or not isinstance(self.batch_size, int)
+            or not 1 <= self.batch_size <= 10_000
+        ):
             raise InvalidTriggerOptionError(
                 f"batch_size={self.batch_size!r} is out of range: for DynamoDB Streams Lambda "
                 "accepts a whole number from 1 to 10000.",
@@ -89,8 +92,10 @@ class Invocation:
 
     def __repr__(self) -> str:
         outcome = "ok" if self.ok else f"error={self.error!r}"
-        return (f"Invocation(#{self.number}, {len(self.records)} record(s) "
-                f"{self.event_names}, {outcome}, logs={list(self.logs)})")
+        return (
+            f"Invocation(#{self.number}, {len(self.records)} record(s) "
+            f"{self.event_names}, {outcome}, logs={list(self.logs)})"
+        )
 
 
 @dataclass(eq=False)
@@ -120,10 +125,12 @@ class Trigger:
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
-        return (f"<Trigger {state}: {self.table_name} stream -> {self.function_name}, "
-                f"batch_size={self.config.batch_size}, "
-                f"starting_position={self.config.starting_position!r}, "
-                f"{len(self.invocations)} invocation(s) so far>")
+        return (
+            f"<Trigger {state}: {self.table_name} stream -> {self.function_name}, "
+            f"batch_size={self.config.batch_size}, "
+            f"starting_position={self.config.starting_position!r}, "
+            f"{len(self.invocations)} invocation(s) so far>"
+        )
 
     @property
     def reader(self) -> StreamReader:
@@ -142,8 +149,13 @@ class Trigger:
                 error = f"{type(exc).__name__}: {exc}"
                 print(traceback.format_exc().rstrip())
         invocation = Invocation(
-            number=len(self.invocations) + 1, shard_id=shard.shard_id, event=event,
-            request_id=context.aws_request_id, result=result, error=error, logs=tuple(logs),
+            number=len(self.invocations) + 1,
+            shard_id=shard.shard_id,
+            event=event,
+            request_id=context.aws_request_id,
+            result=result,
+            error=error,
+            logs=tuple(logs),
             duration_ms=(time.perf_counter() - began) * 1000,
         )
         self.invocations.append(invocation)
