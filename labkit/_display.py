@@ -23,7 +23,7 @@ class LabTable(pd.DataFrame):
 
     def _repr_html_(self) -> str:  # type: ignore[override]
         uid = hashlib.sha1(self.to_json().encode()).hexdigest()[:10]
-        styler = self.style.set_uuid(uid)
+        styler = self.style.set_uuid(uid).format(escape="html")  # cell text is text, not HTML
         if isinstance(self.index, pd.RangeIndex):
             styler = styler.hide(axis="index")
         styler = styler.set_properties(

@@ -53,7 +53,7 @@ def _raw_value(value: dict[str, Any]) -> dict[str, Any]:
         return {"M": {k: _raw_value(v) for k, v in inner.items()}}
     if kind == "L":
         return {"L": [_raw_value(v) for v in inner]}
-    return {kind: inner}
+    return {kind: copy.deepcopy(inner)}  # SS/NS lists must not be shared with the input
 
 
 def _raw_image(image: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ process's pipes) it stops the child: SIGTERM, then SIGKILL after 3 s. It exits w
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -45,10 +46,18 @@ def main(argv: list[str]) -> int:
                 pass
         except OSError:
             pass
+        parent_gone.set()
         stop()
 
+    parent_gone = threading.Event()
     threading.Thread(target=watch_parent, daemon=True).start()
-    return child.wait()
+    code = child.wait()
+    if parent_gone.wait(0.5):
+        # The parent is gone or done with the server: nobody will read the log any more.
+        # (When Java exits on its own, the log stays for the parent to report from.)
+        with contextlib.suppress(OSError):
+            os.unlink(log_path)
+    return code
 
 
 if __name__ == "__main__":

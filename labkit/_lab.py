@@ -74,8 +74,13 @@ class _KeySpec:
 
     @classmethod
     def parse(cls, key: str | tuple[str, str], role: str) -> _KeySpec:
-        name, kind = (key, "S") if isinstance(key, str) else key
-        if kind not in _KEY_TYPES or not name:
+        if isinstance(key, str):
+            name, kind = key, "S"
+        elif isinstance(key, tuple | list) and len(key) == 2:
+            name, kind = key
+        else:
+            name, kind = "", ""
+        if not isinstance(name, str) or not name or kind not in _KEY_TYPES:
             raise TableError(
                 f"The {role} {key!r} is not valid: a key is an attribute name, optionally with "
                 f"its type, one of {', '.join(_KEY_TYPES)}.",

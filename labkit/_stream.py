@@ -35,6 +35,7 @@ class ShardState:
     shard_id: str
     parent_shard_id: str | None
     checkpoint: str | None = None  # last sequence number processed
+    retry_from: str | None = None  # first record of a failed batch, while nothing is checkpointed
     iterator: str | None = None
     closed: bool = False  # the shard has an ending sequence number: no new records
     finished: bool = False  # read to its end and everything committed
@@ -58,12 +59,16 @@ class StreamReader:
         self.shards: dict[str, ShardState] = {}
         self.refresh()
         if self.starting_position is StartingPosition.LATEST:
-            # LATEST means "after what is there now": pin the position at creation time.
+            # LATEST means "after what is there now". Rather than hold a LATEST iterator (which
+            # expires after 15 minutes and, on DynamoDB Local, breaks on an empty shard), the
+            # reader skips to the current end and checkpoints there: every later retry or
+            # fresh iterator then starts after that point, never before it.
             for shard in self.shards.values():
-                if not shard.closed:
-                    shard.iterator = self._iterator(shard.shard_id, "LATEST")
-                else:
+                if shard.closed:
                     shard.finished = True
+                    continue
+                while records := self.read(shard):
+                    self.commit(shard, records[-1]["dynamodb"]["SequenceNumber"])
 
     # -- shards ---------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -113,6 +118,8 @@ class StreamReader:
     def _fresh_iterator(self, shard: ShardState) -> str:
         if shard.checkpoint is not None:
             return self._iterator(shard.shard_id, "AFTER_SEQUENCE_NUMBER", shard.checkpoint)
+        if shard.retry_from is not None:
+            return self._iterator(shard.shard_id, "AT_SEQUENCE_NUMBER", shard.retry_from)
         return self._iterator(shard.shard_id, "TRIM_HORIZON")
 
     def read(self, shard: ShardState, limit: int = _GET_RECORDS_MAX) -> list[dict[str, Any]]:
@@ -146,11 +153,18 @@ class StreamReader:
     def commit(self, shard: ShardState, sequence_number: str) -> None:
         """Record that everything up to ``sequence_number`` in ``shard`` is processed."""
         shard.checkpoint = sequence_number
+        shard.retry_from = None
 
-    def rewind(self, shard: ShardState) -> None:
-        """Forget the iterator, so the next read starts right after the checkpoint again."""
+    def rewind(self, shard: ShardState, first_unprocessed: str) -> None:
+        """Read again from ``first_unprocessed`` (the first record of a failed batch) next time.
+
+        With a checkpoint that is simply "after the checkpoint"; before the first checkpoint it
+        is that record itself, so a reader never falls back to records before its start.
+        """
         shard.iterator = None
         shard.finished = False
+        if shard.checkpoint is None:
+            shard.retry_from = first_unprocessed
 
     def read_all(self) -> list[dict[str, Any]]:
         """Every record not read yet, on every shard, committed as read (for observers)."""

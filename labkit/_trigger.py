@@ -198,7 +198,7 @@ class Trigger:
                     invocation = self._invoke(shard, batch)
                     progressed = True
                     if not invocation.ok:
-                        self._reader.rewind(shard)
+                        self._reader.rewind(shard, batch[0]["dynamodb"]["SequenceNumber"])
                         blocked.add(shard.shard_id)
                         break
                     self._reader.commit(shard, batch[-1]["dynamodb"]["SequenceNumber"])

@@ -34,8 +34,12 @@ def plain(image: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def as_event(record: dict[str, Any]) -> Event:
     ddb = record["dynamodb"]
-    return (record["eventName"], plain(ddb["Keys"]), plain(ddb.get("OldImage")),
-            plain(ddb.get("NewImage")))
+    return (
+        record["eventName"],
+        plain(ddb["Keys"]),
+        plain(ddb.get("OldImage")),
+        plain(ddb.get("NewImage")),
+    )
 
 
 def per_key(records: list[dict[str, Any]]) -> dict[tuple[Any, ...], list[Event]]:
@@ -56,7 +60,8 @@ def has_key(records: list[dict[str, Any]], pk: str) -> bool:
 
 
 def run_trigger_until(
-    trigger: labkit.Trigger, done: Callable[[list[dict[str, Any]]], bool],
+    trigger: labkit.Trigger,
+    done: Callable[[list[dict[str, Any]]], bool],
     timeout: float = POLL_TIMEOUT_S,
 ) -> list[labkit.Invocation]:
     """Run the trigger until ``done(records delivered so far)``, or until the deadline."""
@@ -70,7 +75,8 @@ def run_trigger_until(
 
 
 def read_until(
-    reader: labkit.StreamReader, done: Callable[[list[dict[str, Any]]], bool],
+    reader: labkit.StreamReader,
+    done: Callable[[list[dict[str, Any]]], bool],
     timeout: float = POLL_TIMEOUT_S,
 ) -> list[dict[str, Any]]:
     """Read the stream until ``done(records read so far)``, or until the deadline."""
@@ -89,6 +95,8 @@ def at_least(n: int) -> Callable[[list[dict[str, Any]]], bool]:
 
 def set_attr(table: Any, pk: str, name: str, value: Any) -> None:
     table.update_item(
-        Key={"pk": pk}, UpdateExpression="SET #a = :v",
-        ExpressionAttributeNames={"#a": name}, ExpressionAttributeValues={":v": value},
+        Key={"pk": pk},
+        UpdateExpression="SET #a = :v",
+        ExpressionAttributeNames={"#a": name},
+        ExpressionAttributeValues={":v": value},
     )

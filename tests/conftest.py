@@ -20,14 +20,15 @@ TESTS = Path(__file__).resolve().parent
 # labkit is imported from the checkout when it is not installed (``pip install -e .`` makes this a
 # no-op). The tests folder holds ``_streamcheck.py``, the helpers shared by several test modules.
 try:
-    import labkit  # noqa: F401
+    import labkit
 except ImportError:
     sys.path.insert(0, str(ROOT))
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
-import labkit  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
+
+import labkit  # noqa: E402
 
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 _counter = itertools.count(1)

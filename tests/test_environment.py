@@ -31,7 +31,8 @@ def _conda() -> tuple[dict[str, str], list[str]]:
         if isinstance(dep, dict):
             pip.extend(dep["pip"])
         else:
-            name, bound = _split(dep.replace("=", "==", 1) if re.match(r"^[\w.-]+=\d", dep) else dep)
+            pinned = re.match(r"^[\w.-]+=\d", dep)  # conda's "openjdk=17" means ==17
+            name, bound = _split(dep.replace("=", "==", 1) if pinned else dep)
             conda[name] = bound
     return conda, pip
 

@@ -23,8 +23,15 @@ from _streamcheck import at_least, records_of, run_trigger_until
 
 import labkit
 
-RECORD_FIELDS = {"eventID", "eventName", "eventVersion", "eventSource", "awsRegion", "dynamodb",
-                 "eventSourceARN"}
+RECORD_FIELDS = {
+    "eventID",
+    "eventName",
+    "eventVersion",
+    "eventSource",
+    "awsRegion",
+    "dynamodb",
+    "eventSourceARN",
+}
 
 
 def b64(data: bytes) -> str:
@@ -42,11 +49,12 @@ class Recorder:
         self.calls.append({"json": json.dumps(event)})
 
 
+ORDER_CALLS: list[dict[str, Any]] = []
+
+
 def handle_orders(event: dict[str, Any], context: Any) -> None:
     """A named handler, so that the context's function name can be checked against it."""
-    handle_orders.calls.append({  # type: ignore[attr-defined]
-        "context": context, "remaining_ms": context.get_remaining_time_in_millis(),
-    })
+    ORDER_CALLS.append({"context": context, "remaining_ms": context.get_remaining_time_in_millis()})
 
 
 # -- the event from a real stream ------------------------------------------------------------
@@ -57,8 +65,9 @@ def test_each_record_has_the_lambda_shape(lab, table_name):
     trigger = lab.trigger(name, recorder)
     before = time.time()
     table.put_item(Item={"pk": "a", "qty": 1})
-    table.update_item(Key={"pk": "a"}, UpdateExpression="SET qty = :q",
-                      ExpressionAttributeValues={":q": 2})
+    table.update_item(
+        Key={"pk": "a"}, UpdateExpression="SET qty = :q", ExpressionAttributeValues={":q": 2}
+    )
     table.delete_item(Key={"pk": "a"})
     invocations = run_trigger_until(trigger, at_least(3))
 
@@ -85,8 +94,9 @@ def test_each_record_has_the_lambda_shape(lab, table_name):
         assert ddb["StreamViewType"] == "NEW_AND_OLD_IMAGES"
         assert ddb["Keys"] == {"pk": {"S": "a"}}
     assert len({r["eventID"] for r in records}) == 3
-    assert [int(r["dynamodb"]["SequenceNumber"]) for r in records] == \
-        sorted(int(r["dynamodb"]["SequenceNumber"]) for r in records)
+    assert [int(r["dynamodb"]["SequenceNumber"]) for r in records] == sorted(
+        int(r["dynamodb"]["SequenceNumber"]) for r in records
+    )
     insert, modify, remove = (r["dynamodb"] for r in records)
     assert insert["NewImage"] == {"pk": {"S": "a"}, "qty": {"N": "1"}} and "OldImage" not in insert
     assert modify["OldImage"] == insert["NewImage"]
@@ -101,14 +111,20 @@ def test_binary_values_arrive_base64_encoded_and_the_event_is_json(lab, table_na
     trigger = lab.trigger(name, recorder)
     key, blob, other = b"\xff\x00key", b"\x00\x01", b"\x02\x03\x04"
     item = {
-        "id": key, "blob": blob, "blobs": {blob, other},
+        "id": key,
+        "blob": blob,
+        "blobs": {blob, other},
         "nested": {"inner": blob, "n": Decimal(3), "list": [other, "text", True, None]},
-        "tags": {"x", "y"}, "nums": {Decimal(1), Decimal(2)},
+        "tags": {"x", "y"},
+        "nums": {Decimal(1), Decimal(2)},
     }
     table.put_item(Item=item)
-    table.update_item(Key={"id": key}, UpdateExpression="SET #b = :b",
-                      ExpressionAttributeNames={"#b": "blob"},
-                      ExpressionAttributeValues={":b": other})
+    table.update_item(
+        Key={"id": key},
+        UpdateExpression="SET #b = :b",
+        ExpressionAttributeNames={"#b": "blob"},
+        ExpressionAttributeValues={":b": other},
+    )
     run_trigger_until(trigger, at_least(2))
 
     events = [call["json"] for call in recorder.calls]
@@ -120,10 +136,13 @@ def test_binary_values_arrive_base64_encoded_and_the_event_is_json(lab, table_na
     assert new["id"] == {"B": b64(key)}
     assert new["blob"] == {"B": "AAE="}
     assert sorted(new["blobs"]["BS"]) == sorted([b64(blob), b64(other)])
-    assert new["nested"] == {"M": {
-        "inner": {"B": b64(blob)}, "n": {"N": "3"},
-        "list": {"L": [{"B": b64(other)}, {"S": "text"}, {"BOOL": True}, {"NULL": True}]},
-    }}
+    assert new["nested"] == {
+        "M": {
+            "inner": {"B": b64(blob)},
+            "n": {"N": "3"},
+            "list": {"L": [{"B": b64(other)}, {"S": "text"}, {"BOOL": True}, {"NULL": True}]},
+        }
+    }
     assert sorted(new["tags"]["SS"]) == ["x", "y"]
     assert sorted(new["nums"]["NS"]) == ["1", "2"]
     modify = records[1]["dynamodb"]
@@ -139,13 +158,13 @@ def test_binary_values_arrive_base64_encoded_and_the_event_is_json(lab, table_na
 def test_context_names_the_function_and_gives_one_request_id_per_invocation(lab, table_name):
     name = table_name("orders")
     table = lab.create_table(name)
-    handle_orders.calls = []  # type: ignore[attr-defined]
+    ORDER_CALLS.clear()
     trigger = lab.trigger(name, handle_orders, batch_size=1)
     for pk in "abc":
         table.put_item(Item={"pk": pk})
     invocations = run_trigger_until(trigger, at_least(3))
 
-    calls = handle_orders.calls  # type: ignore[attr-defined]
+    calls = list(ORDER_CALLS)
     contexts = [call["context"] for call in calls]
     assert len(contexts) == len(invocations) == 3
     assert {c.function_name for c in contexts} == {handle_orders.__name__}
@@ -155,10 +174,14 @@ def test_context_names_the_function_and_gives_one_request_id_per_invocation(lab,
         c = call["context"]
         assert 0 < call["remaining_ms"] <= 3000  # measured while the handler ran
         uuid.UUID(c.aws_request_id)
-        assert c.invoked_function_arn == \
-            f"arn:aws:lambda:{c.region}:{c.account_id}:function:{handle_orders.__name__}"
-        assert re.fullmatch(r"arn:aws:lambda:[a-z]{2}(-[a-z]+)+-\d:\d{12}:function:[A-Za-z0-9_-]+",
-                            c.invoked_function_arn)
+        assert (
+            c.invoked_function_arn
+            == f"arn:aws:lambda:{c.region}:{c.account_id}:function:{handle_orders.__name__}"
+        )
+        assert re.fullmatch(
+            r"arn:aws:lambda:[a-z]{2}(-[a-z]+)+-\d:\d{12}:function:[A-Za-z0-9_-]+",
+            c.invoked_function_arn,
+        )
         assert c.log_group_name == f"/aws/lambda/{handle_orders.__name__}"
         assert isinstance(c.memory_limit_in_mb, int) and c.memory_limit_in_mb >= 128
 
@@ -185,16 +208,25 @@ WHEN = dt.datetime(2024, 1, 2, 3, 4, 5, 678_000, tzinfo=dt.UTC)
 def get_records_record(seq: str = "100", when: Any = WHEN) -> dict[str, Any]:
     """One record as boto3's GetRecords returns it (datetime, bytes)."""
     return {
-        "eventID": "e-" + seq, "eventName": "MODIFY", "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+        "eventID": "e-" + seq,
+        "eventName": "MODIFY",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
         "dynamodb": {
             "ApproximateCreationDateTime": when,
             "Keys": {"pk": {"S": "a"}, "sk": {"B": b"\x00\x01"}},
             "OldImage": {"pk": {"S": "a"}, "sk": {"B": b"\x00\x01"}, "n": {"N": "1"}},
-            "NewImage": {"pk": {"S": "a"}, "sk": {"B": b"\x00\x01"}, "n": {"N": "2"},
-                         "bs": {"BS": [b"\x01", b"\x02"]},
-                         "m": {"M": {"b": {"B": b"\xff"}, "l": {"L": [{"B": b"\x00"}]}}}},
-            "SequenceNumber": seq, "SizeBytes": 42, "StreamViewType": "NEW_AND_OLD_IMAGES",
+            "NewImage": {
+                "pk": {"S": "a"},
+                "sk": {"B": b"\x00\x01"},
+                "n": {"N": "2"},
+                "bs": {"BS": [b"\x01", b"\x02"]},
+                "m": {"M": {"b": {"B": b"\xff"}, "l": {"L": [{"B": b"\x00"}]}}},
+            },
+            "SequenceNumber": seq,
+            "SizeBytes": 42,
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
         },
     }
 
@@ -214,8 +246,9 @@ def test_lambda_event_converts_datetime_to_epoch_seconds_and_bytes_to_base64():
     assert ddb["Keys"] == {"pk": {"S": "a"}, "sk": {"B": b64(b"\x00\x01")}}
     assert ddb["OldImage"]["sk"] == {"B": b64(b"\x00\x01")}
     assert ddb["NewImage"]["bs"] == {"BS": [b64(b"\x01"), b64(b"\x02")]}
-    assert ddb["NewImage"]["m"] == {"M": {"b": {"B": b64(b"\xff")},
-                                          "l": {"L": [{"B": b64(b"\x00")}]}}}
+    assert ddb["NewImage"]["m"] == {
+        "M": {"b": {"B": b64(b"\xff")}, "l": {"L": [{"B": b64(b"\x00")}]}}
+    }
     assert ddb["NewImage"]["n"] == {"N": "2"}
     for field in ("eventID", "eventName", "eventVersion", "eventSource", "awsRegion"):
         assert record[field] == records[0][field]
@@ -231,6 +264,14 @@ def test_lambda_event_does_not_change_its_input():
     assert records == untouched
     assert "eventSourceARN" not in records[0]
     assert isinstance(records[0]["dynamodb"]["ApproximateCreationDateTime"], dt.datetime)
+
+
+def test_a_handler_changing_its_event_does_not_change_the_records_read():
+    record = get_records_record()
+    record["dynamodb"]["NewImage"]["tags"] = {"SS": ["a", "b"]}
+    event = labkit.lambda_event([record], ARN)
+    event["Records"][0]["dynamodb"]["NewImage"]["tags"]["SS"].append("c")
+    assert record["dynamodb"]["NewImage"]["tags"] == {"SS": ["a", "b"]}
 
 
 @pytest.mark.parametrize("when", [1_704_164_645, 1_704_164_645.5])

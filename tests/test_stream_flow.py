@@ -53,11 +53,13 @@ def test_insert_modify_remove_each_make_one_record(lab, table_name):
 
     new = {"pk": "order-1", "status": "new"}
     paid = {"pk": "order-1", "status": "paid"}
-    expected = {("order-1",): [
-        ("INSERT", {"pk": "order-1"}, None, new),
-        ("MODIFY", {"pk": "order-1"}, new, paid),
-        ("REMOVE", {"pk": "order-1"}, paid, None),
-    ]}
+    expected = {
+        ("order-1",): [
+            ("INSERT", {"pk": "order-1"}, None, new),
+            ("MODIFY", {"pk": "order-1"}, new, paid),
+            ("REMOVE", {"pk": "order-1"}, paid, None),
+        ]
+    }
     via_trigger = records_of(run_trigger_until(trigger, at_least(3)))
     via_reader = read_until(reader, at_least(3))
     assert per_key(via_trigger) == expected
@@ -78,8 +80,11 @@ def _delete_missing(table: Any) -> None:
     table.delete_item(Key={"pk": "no-such-order"})
 
 
-@pytest.mark.parametrize("write", [_put_identical, _update_to_same_value, _delete_missing],
-                         ids=["put-identical-item", "update-to-same-value", "delete-missing-item"])
+@pytest.mark.parametrize(
+    "write",
+    [_put_identical, _update_to_same_value, _delete_missing],
+    ids=["put-identical-item", "update-to-same-value", "delete-missing-item"],
+)
 def test_a_write_that_changes_nothing_makes_no_record(lab, table_name, write):
     name = table_name("orders")
     table = lab.create_table(name)
@@ -93,12 +98,16 @@ def test_a_write_that_changes_nothing_makes_no_record(lab, table_name, write):
     table.put_item(Item={"pk": "sentinel"})
 
     expected = {("sentinel",): [("INSERT", {"pk": "sentinel"}, None, {"pk": "sentinel"})]}
-    assert per_key(records_of(run_trigger_until(trigger, lambda r: has_key(r, "sentinel")))) \
+    assert (
+        per_key(records_of(run_trigger_until(trigger, lambda r: has_key(r, "sentinel"))))
         == expected
+    )
     assert per_key(read_until(reader, lambda r: has_key(r, "sentinel"))) == expected
     # and the item is as it was
-    assert table.get_item(Key={"pk": "order-1"}, ConsistentRead=True)["Item"] == \
-        {"pk": "order-1", "status": "new"}
+    assert table.get_item(Key={"pk": "order-1"}, ConsistentRead=True)["Item"] == {
+        "pk": "order-1",
+        "status": "new",
+    }
 
 
 # -- images per stream view type -------------------------------------------------------------
@@ -121,10 +130,16 @@ def test_modify_record_carries_the_images_of_its_view_type(lab, table_name, view
     set_attr(table, "a", "qty", 2)
 
     old, new = {"pk": "a", "qty": 1}, {"pk": "a", "qty": 2}
-    expected = ("MODIFY", {"pk": "a"}, old if "OldImage" in IMAGES[view] else None,
-                new if "NewImage" in IMAGES[view] else None)
-    for records in (read_until(reader, at_least(2)),
-                    records_of(run_trigger_until(trigger, at_least(2)))):
+    expected = (
+        "MODIFY",
+        {"pk": "a"},
+        old if "OldImage" in IMAGES[view] else None,
+        new if "NewImage" in IMAGES[view] else None,
+    )
+    for records in (
+        read_until(reader, at_least(2)),
+        records_of(run_trigger_until(trigger, at_least(2))),
+    ):
         assert [r["eventName"] for r in records] == ["INSERT", "MODIFY"]
         modify = records[1]["dynamodb"]
         assert set(modify) & {"Keys", "NewImage", "OldImage"} == IMAGES[view]
@@ -233,10 +248,6 @@ def test_a_failed_batch_is_delivered_again_and_nothing_is_skipped(lab, table_nam
     assert trigger.run_until_idle() == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "labkit bug: after a failed first batch, a LATEST trigger's retry starts at TRIM_HORIZON "
-    "(_stream.py StreamReader._fresh_iterator, no checkpoint yet) and delivers records written "
-    "before the trigger existed"))
 def test_a_latest_trigger_retry_does_not_go_back_before_its_start(lab, table_name):
     name = table_name("orders")
     table = lab.create_table(name)

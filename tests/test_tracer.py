@@ -13,8 +13,14 @@ from _streamcheck import at_least, read_until, set_attr
 
 import labkit
 
-EXECUTION_COLUMNS = ["Step", "Event", "Stream Record Captured", "Lambda Triggered",
-                     "Processing Action", "Output Action"]
+EXECUTION_COLUMNS = [
+    "Step",
+    "Event",
+    "Stream Record Captured",
+    "Lambda Triggered",
+    "Processing Action",
+    "Output Action",
+]
 TRACKER_ROWS = ["Stream Record", "Lambda Trigger", "Processed Output"]
 ACCEPTED = ("new", "paid")  # the handler's filter: other statuses are not written
 
@@ -63,8 +69,13 @@ def four_steps(lab: labkit.Lab, table_name: Any, say: str) -> dict[str, Any]:
     with trace.step("Delete order-1 again"):
         source.delete_item(Key={"pk": "order-1"})  # no such item any more: nothing changes
     seen.append([r["eventName"] for r in witness.read_all()])
-    return {"trace": trace, "trigger": trigger, "target": target_name, "seen": seen,
-            "source": source}
+    return {
+        "trace": trace,
+        "trigger": trigger,
+        "target": target_name,
+        "seen": seen,
+        "source": source,
+    }
 
 
 @pytest.fixture(params=["handler:", "Lambda says"], ids=["say-handler", "say-lambda"])
@@ -79,8 +90,12 @@ def test_execution_table_rows_follow_from_the_run(run, lab):
     table = trace.execution_table()
     assert list(table.columns) == EXECUTION_COLUMNS
     assert list(table["Step"]) == [1, 2, 3, 4]
-    assert list(table["Event"]) == ["Insert order-1", "Pay order-1", "Delete order-1",
-                                    "Delete order-1 again"]
+    assert list(table["Event"]) == [
+        "Insert order-1",
+        "Pay order-1",
+        "Delete order-1",
+        "Delete order-1 again",
+    ]
     # our own consumer saw one record per step, none in step 4
     assert run["seen"] == [["INSERT"], ["MODIFY"], ["REMOVE"], []]
     rows = table.to_dict("records")
@@ -103,8 +118,10 @@ def test_execution_table_rows_follow_from_the_run(run, lab):
     assert rows[2]["Output Action"] == "No write"
 
     assert {k: rows[3][k] for k in EXECUTION_COLUMNS[2:]} == {
-        "Stream Record Captured": "No", "Lambda Triggered": "No",
-        "Processing Action": "None", "Output Action": "No write",
+        "Stream Record Captured": "No",
+        "Lambda Triggered": "No",
+        "Processing Action": "None",
+        "Output Action": "No write",
     }
 
 
@@ -112,8 +129,14 @@ def test_variable_tracker_follows_from_the_run(run, lab):
     trace, trigger = run["trace"], run["trigger"]
     tracker = trace.variable_tracker()
     assert list(tracker.index) == TRACKER_ROWS
-    assert list(tracker.columns) == ["Start", "After Step 1", "After Step 2", "After Step 3",
-                                     "After Step 4", "Final"]
+    assert list(tracker.columns) == [
+        "Start",
+        "After Step 1",
+        "After Step 2",
+        "After Step 3",
+        "After Step 4",
+        "Final",
+    ]
     records, calls, output = (tracker.loc[row] for row in TRACKER_ROWS)
     for step, names in enumerate(run["seen"], start=1):
         for name in ("INSERT", "MODIFY", "REMOVE"):
@@ -125,8 +148,12 @@ def test_variable_tracker_follows_from_the_run(run, lab):
     assert "order-1" not in output["Start"]
     assert "'NEW'" in output["After Step 1"] and "order-1" in output["After Step 1"]
     assert "'PAID'" in output["After Step 2"] and "'NEW'" not in output["After Step 2"]
-    assert output["After Step 2"] == output["After Step 3"] == output["After Step 4"] \
+    assert (
+        output["After Step 2"]
+        == output["After Step 3"]
+        == output["After Step 4"]
         == output["Final"]
+    )
 
 
 def test_a_record_the_filter_rejects_is_triggered_but_writes_nothing(lab, table_name):
@@ -139,8 +166,10 @@ def test_a_record_the_filter_rejects_is_triggered_but_writes_nothing(lab, table_
         source.put_item(Item={"pk": "order-9", "status": "cancelled"})
 
     (row,) = trace.execution_table().to_dict("records")
-    assert row["Stream Record Captured"].startswith("Yes") and "INSERT" in row[
-        "Stream Record Captured"]
+    assert (
+        row["Stream Record Captured"].startswith("Yes")
+        and "INSERT" in row["Stream Record Captured"]
+    )
     assert row["Lambda Triggered"].startswith("Yes")
     assert row["Processing Action"] == "filter: order-9 skipped (cancelled)"
     assert row["Output Action"] == "No write"
@@ -151,9 +180,8 @@ def test_a_step_inside_a_step_is_a_trace_error(lab, table_name):
     name = table_name("orders")
     source = lab.create_table(name)
     trace = labkit.Tracer(lab, lab.trigger(name, lambda event, context: None))
-    with pytest.raises(labkit.TraceError) as caught, trace.step("outer"):
-        with trace.step("inner"):
-            source.put_item(Item={"pk": "never"})
+    with pytest.raises(labkit.TraceError) as caught, trace.step("outer"), trace.step("inner"):
+        source.put_item(Item={"pk": "never"})
     assert isinstance(caught.value, labkit.LabError)
     assert "Fix:" in str(caught.value)
     assert source.get_item(Key={"pk": "never"}).get("Item") is None
@@ -194,9 +222,6 @@ def test_long_cells_are_shown_whole(lab, table_name):
         assert long_word in text and "..." not in text and "…" not in text
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "labkit bug: LabTable._repr_html_ (_display.py) renders cell text as raw HTML (pandas Styler "
-    "does not escape by default), so a handler's log line containing '<' breaks the table"))
 def test_cell_text_is_escaped_in_html(lab, table_name):
     name = table_name("orders")
     source = lab.create_table(name)
