@@ -12,7 +12,7 @@ STAMP := $(VENV)/.labkit-installed
 # JupyterLab's port; empty means the first free one from 8888.
 JUPYTER_PORT ?=
 
-.PHONY: help setup lab test test-labkit test-notebooks doctor clean
+.PHONY: help setup lab test test-labkit test-notebooks doctor bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -44,6 +44,9 @@ test-notebooks: setup ## Re-execute every notebook and compare its outputs (nbva
 
 doctor: setup ## Check Python, Java, DynamoDB Local, the endpoint and the packages
 	@$(BIN)/python -m labkit doctor
+
+bench: setup ## Run the benchmarks (not part of make test); results in bench/results/
+	@$(BIN)/python bench/cold_start.py
 
 clean: ## Remove .venv and the download cache (.cache)
 	rm -rf $(VENV) .cache

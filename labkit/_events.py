@@ -97,6 +97,8 @@ class LambdaContext:
     region: str = "us-east-1"
     account_id: str = "000000000000"
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    identity: Any = None  # Cognito identity: only for mobile SDK invocations
+    client_context: Any = None  # only for mobile SDK invocations
     _deadline: float = field(default=0.0, repr=False)
 
     def __post_init__(self) -> None:

@@ -195,7 +195,8 @@ def _from_npm(work: Path) -> DynamoDBLocalJar:
 
 def _from_aws(work: Path) -> DynamoDBLocalJar:
     tarball = work / "dynamodb_local_latest.tar.gz"
-    urllib.request.urlretrieve(_AWS_URL, tarball)
+    with urllib.request.urlopen(_AWS_URL, timeout=60) as resp, tarball.open("wb") as out:
+        shutil.copyfileobj(resp, out)
     with urllib.request.urlopen(_AWS_URL + ".sha256", timeout=60) as resp:
         published = resp.read().decode().split()[0].lower()
     if _sha256(tarball) != published:

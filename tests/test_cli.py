@@ -1,0 +1,87 @@
+"""The command line: `python -m labkit doctor | install | lab`."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from labkit.__main__ import _free_loopback_port, jupyter_command
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_jupyter_listens_on_loopback_with_the_token_given():
+    cmd = jupyter_command(8888, "abc123", Path("notebooks"), as_root=False)
+    assert "--ServerApp.ip=127.0.0.1" in cmd
+    assert "--IdentityProvider.token=abc123" in cmd
+    assert "--ServerApp.port=8888" in cmd
+    assert "--ServerApp.port_retries=0" in cmd  # the printed address must be the real one
+    assert "--allow-root" not in cmd
+
+
+def test_root_gets_allow_root_and_nobody_else_does():
+    as_root = jupyter_command(8888, "t", Path("notebooks"), as_root=True)
+    assert as_root[-1] == "--allow-root"
+    assert as_root[:-1] == jupyter_command(8888, "t", Path("notebooks"), as_root=False)
+
+
+def test_free_loopback_port_skips_a_taken_one():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        taken.listen()
+        assert _free_loopback_port(port) != port
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "labkit", *args],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=120, check=False,
+    )
+
+
+def test_doctor_fails_with_a_fix_when_the_jar_folder_is_wrong(tmp_path):
+    import os
+
+    env = {**os.environ, "LABKIT_DYNAMODB_LOCAL": str(tmp_path)}
+    env.pop("LABKIT_ENDPOINT_URL", None)
+    result = _run("doctor", env=env)
+    assert result.returncode == 1
+    assert "FAIL  DynamoDB Local" in result.stdout
+    assert f"{tmp_path}" in result.stdout and "fix:" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def _dynamodb_local_pids() -> set[int]:
+    pids = set()
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and b"DynamoDBLocal.jar" in (proc / "cmdline").read_bytes():
+                pids.add(int(proc.name))
+        except OSError:
+            continue
+    return pids
+
+
+@pytest.mark.dynamodb_local
+def test_doctor_passes_and_leaves_no_server_behind():
+    import os
+
+    before = _dynamodb_local_pids()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABKIT_")}
+    result = _run("doctor", env=env)
+    assert _dynamodb_local_pids() <= before, "doctor left its DynamoDB Local running"
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in ("Python", "Java", "DynamoDB Local", "Endpoint", "jupyterlab", "ipywidgets"):
+        assert any(line.startswith("ok") and f" {name} " in line
+                   for line in result.stdout.splitlines()), (name, result.stdout)
+
+
+def test_an_unknown_command_is_a_usage_error():
+    result = _run("frobnicate")
+    assert result.returncode == 2
+    assert "invalid choice" in result.stderr
