@@ -241,7 +241,7 @@ class Tracer:
             return "(no target table)"
         if not items:
             return "empty"
-        return "; ".join(_describe_item(i, self._target_keys) for i in items)
+        return "\n".join(_describe_item(i, self._target_keys) for i in items)  # one per line
 
     @staticmethod
     def _trigger_text(step: StepTrace) -> str:
