@@ -2,38 +2,61 @@
 
 from __future__ import annotations
 
-import hashlib
+import html
 from typing import Any
 
 import pandas as pd
 
 __all__ = ["LabTable", "lab_table"]
 
+# Styles sit on each element, not in a <style> block: JupyterLab drops <style> blocks from the
+# outputs of a notebook it does not trust (any notebook just opened), but keeps inline styles.
+_TABLE = "border-collapse:collapse;font-size:13px"
+_CELL = (
+    "text-align:left;vertical-align:top;white-space:pre-wrap;overflow-wrap:anywhere;"
+    "padding:4px 8px;border-bottom:1px solid #d0d0d0"
+)
+_HEAD = _CELL + ";overflow-wrap:normal;font-weight:bold;border-bottom:2px solid #888"
+
+
+def _text(value: Any) -> str:
+    return html.escape("" if value is None else str(value))  # cell text is text, not HTML
+
 
 class LabTable(pd.DataFrame):
-    """A DataFrame that shows every character of its cells (no "..." truncation).
+    """A DataFrame that shows every character of its cells (no "..." truncation), wrapping long
+    text to fit the notebook's width.
 
-    The HTML is a pandas Styler with an id derived from the content, so re-running a notebook
-    gives byte-identical output (nbval compares it).
+    The HTML is the same for the same content (nbval compares it). Row labels are shown only
+    when they mean something (not a plain 0, 1, 2 ... index).
+
+    Introduced in notebooks/01-stream-processing-flow.ipynb.
     """
 
     @property
     def _constructor(self) -> type[LabTable]:
         return LabTable
 
+    def _labelled(self) -> bool:
+        return not isinstance(self.index, pd.RangeIndex)
+
     def _repr_html_(self) -> str:  # type: ignore[override]
-        uid = hashlib.sha1(self.to_json().encode()).hexdigest()[:10]
-        styler = self.style.set_uuid(uid).format(escape="html")  # cell text is text, not HTML
-        if isinstance(self.index, pd.RangeIndex):
-            styler = styler.hide(axis="index")
-        styler = styler.set_properties(
-            **{"text-align": "left", "white-space": "pre-wrap", "vertical-align": "top"}
-        ).set_table_styles([{"selector": "th", "props": [("text-align", "left")]}])
-        return str(styler.to_html())
+        labelled = self._labelled()
+        head = "".join(f'<th style="{_HEAD}">{_text(c)}</th>' for c in self.columns)
+        corner = f'<th style="{_HEAD}"></th>' if labelled else ""
+        rows = []
+        for label, row in zip(self.index, self.itertuples(index=False), strict=True):
+            first = f'<th style="{_HEAD};border-bottom:1px solid #d0d0d0">{_text(label)}</th>'
+            cells = "".join(f'<td style="{_CELL}">{_text(v)}</td>' for v in row)
+            rows.append(f"<tr>{first if labelled else ''}{cells}</tr>")
+        return (
+            f'<table style="{_TABLE}"><thead><tr>{corner}{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>"
+        )
 
     def __repr__(self) -> str:
         with pd.option_context("display.max_colwidth", None, "display.width", 200):
-            return str(self.to_string(index=not isinstance(self.index, pd.RangeIndex)))
+            return str(self.to_string(index=self._labelled()))
 
 
 def lab_table(

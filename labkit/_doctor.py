@@ -46,7 +46,7 @@ class Report:
             {"Check": c.name, "Status": "ok" if c.ok else "FAILED", "Found": c.found, "Fix": c.fix}
             for c in self.checks
         ]
-        return lab_table(rows, ["Check", "Status", "Found", "Fix"])
+        return lab_table(rows, ["Check", "Status", "Found"] + ([] if self.ok else ["Fix"]))
 
     def _repr_html_(self) -> str:
         return self.table()._repr_html_()

@@ -182,7 +182,15 @@ class Quiz:
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         # ipywidgets 8 widgets display through _repr_mimebundle_ (not _ipython_display_).
-        return self.widget()._repr_mimebundle_(**kwargs)
+        bundle: dict[str, Any] = dict(self.widget()._repr_mimebundle_(**kwargs) or {})
+        # Where the widget cannot be drawn (a saved notebook before its cells run, a terminal),
+        # the plain text is what shows: make it say what this is, not the widget's repr.
+        bundle["text/plain"] = str(self)
+        return bundle
+
+    def __str__(self) -> str:
+        n = len(self.questions)
+        return f"Quiz: {self.title} ({n} question{'s' * (n != 1)}). Run this cell to answer."
 
 
 def quiz(path: str | os.PathLike[str]) -> Quiz:

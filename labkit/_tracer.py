@@ -48,8 +48,10 @@ def _value(value: Any) -> str:
 
 
 def _describe_item(item: dict[str, Any], keys: list[str]) -> str:
-    attrs = ", ".join(f"{k}={_value(v)}" for k, v in sorted(item.items()) if k not in keys)
-    return f"{_key_text(item, keys)} {{{attrs}}}" if attrs else _key_text(item, keys)
+    """The item's key, then one ``name: value`` line per other attribute (narrow columns wrap
+    at the spaces, not inside a value)."""
+    attrs = [f"\n  {k}: {_value(v)}" for k, v in sorted(item.items()) if k not in keys]
+    return _key_text(item, keys) + "".join(attrs)
 
 
 def _key_text(item: dict[str, Any], keys: list[str]) -> str:
@@ -241,7 +243,7 @@ class Tracer:
             return "(no target table)"
         if not items:
             return "empty"
-        return "\n".join(_describe_item(i, self._target_keys) for i in items)  # one per line
+        return "\n".join(_describe_item(i, self._target_keys) for i in items)
 
     @staticmethod
     def _trigger_text(step: StepTrace) -> str:
