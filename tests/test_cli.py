@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from labkit.__main__ import _free_loopback_port, jupyter_command
+from labkit._server import _answers
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,7 +42,12 @@ def test_free_loopback_port_skips_a_taken_one():
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "labkit", *args],
-        capture_output=True, text=True, cwd=ROOT, env=env, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+        check=False,
     )
 
 
@@ -56,14 +63,20 @@ def test_doctor_fails_with_a_fix_when_the_jar_folder_is_wrong(tmp_path):
     assert "Traceback" not in result.stdout + result.stderr
 
 
-def _dynamodb_local_pids() -> set[int]:
-    pids = set()
+def _dynamodb_local_on_port(port: int) -> list[int]:
+    """Pids of DynamoDB Local processes started with ``-port <port>`` (any owner)."""
+    pids = []
     for proc in Path("/proc").iterdir():
         try:
-            if proc.name.isdigit() and b"DynamoDBLocal.jar" in (proc / "cmdline").read_bytes():
-                pids.add(int(proc.name))
+            args = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
+        if (
+            proc.name.isdigit()
+            and b"DynamoDBLocal.jar" in b" ".join(args)
+            and str(port).encode() in args
+        ):
+            pids.append(int(proc.name))
     return pids
 
 
@@ -71,14 +84,18 @@ def _dynamodb_local_pids() -> set[int]:
 def test_doctor_passes_and_leaves_no_server_behind():
     import os
 
-    before = _dynamodb_local_pids()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABKIT_")}
     result = _run("doctor", env=env)
-    assert _dynamodb_local_pids() <= before, "doctor left its DynamoDB Local running"
     assert result.returncode == 0, result.stdout + result.stderr
     for name in ("Python", "Java", "DynamoDB Local", "Endpoint", "jupyterlab", "ipywidgets"):
-        assert any(line.startswith("ok") and f" {name} " in line
-                   for line in result.stdout.splitlines()), (name, result.stdout)
+        assert any(
+            line.startswith("ok") and f" {name} " in line for line in result.stdout.splitlines()
+        ), (name, result.stdout)
+    match = re.search(r"http://127\.0\.0\.1:(\d+) answers", result.stdout)
+    assert match, result.stdout
+    port = int(match.group(1))
+    assert not _answers(port), "doctor's DynamoDB Local still answers after doctor exited"
+    assert _dynamodb_local_on_port(port) == [], "doctor left its DynamoDB Local running"
 
 
 def test_an_unknown_command_is_a_usage_error():
