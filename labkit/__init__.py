@@ -15,6 +15,7 @@ Presentation modules: _tracer, _quiz, _doctor.
 
 from __future__ import annotations
 
+from ._checkpoints import MemoryCheckpoints, TableCheckpoints
 from ._display import LabTable
 from ._doctor import Check, Report, doctor
 from ._errors import (
@@ -37,10 +38,11 @@ from ._errors import (
 )
 from ._events import EventName, LambdaContext, StreamViewType, lambda_event
 from ._lab import Lab, start
+from ._options import TriggerConfig
 from ._quiz import Feedback, Option, Question, Quiz, quiz
 from ._stream import StartingPosition, StreamReader
 from ._tracer import Change, StepTrace, Tracer
-from ._trigger import Invocation, Trigger, TriggerConfig
+from ._trigger import Discard, Invocation, Outcome, Trigger
 
 __version__ = "0.1.0"
 
@@ -49,6 +51,7 @@ __all__ = [
     "BackendStartError",
     "Change",
     "Check",
+    "Discard",
     "DynamoDBLocalNotFoundError",
     "EndpointUnreachableError",
     "EventName",
@@ -61,7 +64,9 @@ __all__ = [
     "LabError",
     "LabTable",
     "LambdaContext",
+    "MemoryCheckpoints",
     "Option",
+    "Outcome",
     "PortInUseError",
     "Question",
     "Quiz",
@@ -73,6 +78,7 @@ __all__ = [
     "StreamNotEnabledError",
     "StreamReader",
     "StreamViewType",
+    "TableCheckpoints",
     "TableError",
     "TableExistsError",
     "TraceError",

@@ -38,7 +38,13 @@ class StreamViewType(StrEnum):
 
 
 def _raw_value(value: dict[str, Any]) -> dict[str, Any]:
-    """One attribute value back to its wire form (bytes become base64 text)."""
+    """One attribute value back to its wire form (bytes become base64 text).
+
+    DynamoDB Local sends an empty map as ``{}`` (no type); it is passed through here and given
+    its ``M`` type by ``normalize_record``.
+    """
+    if not value:
+        return {}
     ((kind, inner),) = value.items()
     if kind == "B" and isinstance(inner, bytes | bytearray):
         return {"B": base64.b64encode(inner).decode()}

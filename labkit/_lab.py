@@ -22,6 +22,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ._checkpoints import TableCheckpoints
 from ._errors import (
     BackendError,
     EndpointUnreachableError,
@@ -31,12 +32,14 @@ from ._errors import (
     StreamNotEnabledError,
     TableError,
     TableExistsError,
+    TriggerError,
 )
 from ._events import StreamViewType
 from ._install import find_dynamodb_local, install_dynamodb_local
 from ._java import find_java
+from ._options import TriggerConfig
 from ._server import LocalServer, free_port
-from ._trigger import Trigger, TriggerConfig
+from ._trigger import Trigger
 
 __all__ = ["CREDENTIALS", "Lab", "running_lab", "start"]
 
@@ -303,23 +306,96 @@ class Lab:
         handler: Callable[[dict[str, Any], Any], Any],
         batch_size: int = 100,
         starting_position: str = "TRIM_HORIZON",
+        *,
+        maximum_batching_window_in_seconds: int = 0,
+        filter_criteria: dict[str, Any] | None = None,
+        maximum_retry_attempts: int = -1,
+        maximum_record_age_in_seconds: int = -1,
+        bisect_batch_on_function_error: bool = False,
+        destination_config: dict[str, Any] | None = None,
+        function_response_types: list[str] | tuple[str, ...] = (),
+        tumbling_window_in_seconds: int = 0,
+        parallelization_factor: int = 1,
+        checkpoint_table: str | None = None,
     ) -> Trigger:
         """Attach ``handler`` to the table's stream, as a Lambda event source mapping would.
+
+        The options are Lambda's, with its defaults and ranges (see ``TriggerConfig``).
+        ``checkpoint_table`` keeps the checkpoints in a DynamoDB table of that name (created if
+        missing), so that a trigger made again, even in another process, resumes after the
+        last record completed.
 
         Introduced in notebooks/01-stream-processing-flow.ipynb.
         """
         self._check_open()
-        config = TriggerConfig(batch_size=batch_size, starting_position=starting_position)
+        config = TriggerConfig(
+            batch_size=batch_size,
+            starting_position=starting_position,
+            maximum_batching_window_in_seconds=maximum_batching_window_in_seconds,
+            filter_criteria=filter_criteria,
+            maximum_retry_attempts=maximum_retry_attempts,
+            maximum_record_age_in_seconds=maximum_record_age_in_seconds,
+            bisect_batch_on_function_error=bisect_batch_on_function_error,
+            destination_config=destination_config,
+            function_response_types=tuple(function_response_types or ()),
+            tumbling_window_in_seconds=tumbling_window_in_seconds,
+            parallelization_factor=parallelization_factor,
+        )
+        stream_arn = self.stream_arn(table_name)
+        destination = None
+        if config.destination is not None:
+            if not self._exists(config.destination):
+                raise TriggerError(
+                    f"The on-failure destination table {config.destination!r} does not exist.",
+                    f"create it first: lab.create_table({config.destination!r}, stream=None).",
+                )
+            destination = self.table(config.destination)
+        checkpoints = None
+        if checkpoint_table is not None:
+            if not self._exists(checkpoint_table):
+                self._create_checkpoint_table(checkpoint_table)
+            checkpoints = TableCheckpoints(
+                self.dynamodb,
+                checkpoint_table,
+                consumer=getattr(handler, "__name__", "handler"),
+                stream_arn=stream_arn,
+            )
         trigger = Trigger(
             table_name,
-            self.stream_arn(table_name),
+            stream_arn,
             handler,
             config,
             streams=self.streams,
             region=self.region,
+            destination=destination,
+            checkpoints=checkpoints,
         )
         self.triggers.append(trigger)
         return trigger
+
+    def _exists(self, table_name: str) -> bool:
+        try:
+            self.dynamodb.describe_table(TableName=table_name)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+                return False
+            raise self._translate(exc, f"describing table {table_name!r}") from exc
+        return True
+
+    def _create_checkpoint_table(self, name: str) -> None:
+        try:
+            self.dynamodb.create_table(
+                TableName=name,
+                KeySchema=[{"AttributeName": "leaseKey", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "leaseKey", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceInUseException":
+                raise self._translate(exc, f"creating checkpoint table {name!r}") from exc
+        else:
+            self.created_tables.append(name)
+        self._wait_active(name, with_stream=False)
 
     # -- errors ---------------------------------------------------------------------------
     def _translate(self, exc: ClientError, doing: str) -> LabError:
@@ -376,8 +452,8 @@ def _launch(port: int | None) -> Lab:
         except PortInUseError:
             if port is not None or attempt == 2:
                 raise  # the learner's own port, or three races lost in a row
-    atexit.register(server.stop)
     lab = Lab(server.endpoint_url, server)
+    atexit.register(lab.close)  # triggers' pollers first, then DynamoDB Local
     _ping(lab)
     return lab
 

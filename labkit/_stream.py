@@ -15,6 +15,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ._checkpoints import CheckpointStore, MemoryCheckpoints
+
 __all__ = ["ShardState", "StartingPosition", "StreamReader"]
 
 _GET_RECORDS_MAX = 1000  # the GetRecords Limit ceiling
@@ -38,7 +40,8 @@ class ShardState:
     retry_from: str | None = None  # first record of a failed batch, while nothing is checkpointed
     iterator: str | None = None
     closed: bool = False  # the shard has an ending sequence number: no new records
-    finished: bool = False  # read to its end and everything committed
+    ended: bool = False  # read to its end: GetRecords gave no next iterator
+    finished: bool = False  # ended, and everything read from it is processed
 
 
 class StreamReader:
@@ -52,10 +55,13 @@ class StreamReader:
         streams: Any,
         stream_arn: str,
         starting_position: StartingPosition | str = StartingPosition.TRIM_HORIZON,
+        *,
+        checkpoints: CheckpointStore | None = None,
     ) -> None:
         self.streams = streams
         self.stream_arn = stream_arn
         self.starting_position = StartingPosition(starting_position)
+        self.checkpoints: CheckpointStore = checkpoints or MemoryCheckpoints()
         self.shards: dict[str, ShardState] = {}
         self.refresh()
         if self.starting_position is StartingPosition.LATEST:
@@ -64,6 +70,8 @@ class StreamReader:
             # reader skips to the current end and checkpoints there: every later retry or
             # fresh iterator then starts after that point, never before it.
             for shard in self.shards.values():
+                if shard.checkpoint is not None:
+                    continue  # a stored checkpoint wins: resume there (a restarted consumer)
                 if shard.closed:
                     shard.finished = True
                     continue
@@ -83,6 +91,7 @@ class StreamReader:
                 state = self.shards.get(shard["ShardId"])
                 if state is None:
                     state = ShardState(shard["ShardId"], shard.get("ParentShardId"))
+                    state.checkpoint = self.checkpoints.get(state.shard_id)
                     self.shards[state.shard_id] = state
                 if "EndingSequenceNumber" in shard.get("SequenceNumberRange", {}):
                     state.closed = True
@@ -146,14 +155,32 @@ class StreamReader:
         shard.iterator = resp.get("NextShardIterator")
         if shard.iterator is None:  # a closed shard read to its end
             shard.closed = True
-            if not records:
-                shard.finished = True
+            shard.ended = True
         return records
+
+    def read_range(self, shard_id: str, first: str, last: str) -> list[dict[str, Any]]:
+        """The records of ``shard_id`` from sequence number ``first`` to ``last`` (inclusive),
+        without touching the reader's position or checkpoints."""
+        iterator: str | None = self._iterator(shard_id, "AT_SEQUENCE_NUMBER", first)
+        out: list[dict[str, Any]] = []
+        end = int(last)
+        while iterator:
+            resp = self.streams.get_records(ShardIterator=iterator, Limit=_GET_RECORDS_MAX)
+            records = resp.get("Records", [])
+            for record in records:
+                if int(record["dynamodb"]["SequenceNumber"]) > end:
+                    return out
+                out.append(record)
+            if not records:
+                return out
+            iterator = resp.get("NextShardIterator")
+        return out
 
     def commit(self, shard: ShardState, sequence_number: str) -> None:
         """Record that everything up to ``sequence_number`` in ``shard`` is processed."""
         shard.checkpoint = sequence_number
         shard.retry_from = None
+        self.checkpoints.put(shard.shard_id, sequence_number)
 
     def rewind(self, shard: ShardState, first_unprocessed: str) -> None:
         """Read again from ``first_unprocessed`` (the first record of a failed batch) next time.
@@ -180,8 +207,9 @@ class StreamReader:
                         self.commit(shard, records[-1]["dynamodb"]["SequenceNumber"])
                         out.extend(records)
                         progressed = True
-                    if not records or shard.finished:
+                    if not records or shard.ended:
                         break
-                if shard.finished:
+                if shard.ended:  # everything read is committed at once here
+                    shard.finished = True
                     progressed = True
         return out

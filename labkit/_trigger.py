@@ -1,61 +1,68 @@
 """The trigger: labkit's event source mapping from a table's stream to a Python handler.
 
-Like Lambda's mapping for DynamoDB Streams it reads every shard of the stream, batches records
-per shard (a batch never mixes shards), calls ``handler(event, context)`` with the event shape
-Lambda delivers, and advances its checkpoint only when the handler returns. A handler that raises
-leaves the checkpoint where it was: the same batch is delivered again next time, and the shard
-makes no progress until it succeeds (Lambda's default, ``maximum_retry_attempts=-1``).
+It does what Lambda's event source mapping for DynamoDB Streams does, as the AWS documentation
+describes it ("Using AWS Lambda with Amazon DynamoDB", "Lambda parameters for Amazon DynamoDB
+event source mappings", "Retaining discarded records", "Configuring partial batch response",
+"Implementing stateful DynamoDB stream processing"):
 
-Option names are Lambda's own, in snake_case (``batch_size``, ``starting_position``, ...).
+* it reads every shard, parents before children, and batches records per shard (a batch never
+  mixes shards), at most ``batch_size`` records, in order;
+* records a filter rejects are never delivered, and are checkpointed all the same;
+* the handler gets ``(event, context)`` with the event Lambda builds; the checkpoint moves only
+  when the handler has returned successfully (at-least-once);
+* a failed batch is retried (``maximum_retry_attempts``, ``maximum_record_age_in_seconds``),
+  split in two first if ``bisect_batch_on_function_error`` (splitting uses up no retry), and
+  when retries or age run out it is dropped, with a failure document sent to the on-failure
+  destination if there is one; without limits the shard blocks until the handler succeeds;
+* with ``ReportBatchItemFailures`` the handler's ``batchItemFailures`` move the checkpoint to
+  just before the lowest failed sequence number, and the rest is retried;
+* with ``tumbling_window_in_seconds`` the handler gets ``window`` and ``state`` and a final
+  invocation per window;
+* with ``parallelization_factor`` up to that many batches of one shard run at once, records of
+  one item key always on the same lane, in order.
+
+``run_until_idle()`` does all of that deterministically, for lessons and tests; ``start()`` and
+``stop()`` run it in a background thread.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import json
+import threading
 import time
 import traceback
+import uuid
+import zlib
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from ._capture import captured_output
-from ._errors import InvalidTriggerOptionError, TriggerError
-from ._events import LambdaContext, lambda_event
-from ._stream import ShardState, StartingPosition, StreamReader
+from ._checkpoints import CheckpointStore, MemoryCheckpoints
+from ._display import LabTable, lab_table
+from ._errors import TriggerError
+from ._events import LambdaContext, lambda_record
+from ._normalize import normalize_record
+from ._options import TriggerConfig
+from ._stream import ShardState, StreamReader
 
-__all__ = ["Invocation", "Trigger", "TriggerConfig"]
+__all__ = ["Discard", "Invocation", "Outcome", "Trigger"]
 
 Handler = Callable[[dict[str, Any], LambdaContext], Any]
+_MAX_STATE_BYTES = 1024 * 1024  # tumbling-window state per shard, as on AWS
 
 
-@dataclass(frozen=True)
-class TriggerConfig:
-    """Event-source-mapping options, checked against the ranges AWS accepts for DynamoDB Streams.
+class Outcome(StrEnum):
+    """How an invocation ended, as the invocation log shows it."""
 
-    Introduced in notebooks/01-stream-processing-flow.ipynb.
-    """
-
-    batch_size: int = 100
-    starting_position: str = "TRIM_HORIZON"
-
-    def __post_init__(self) -> None:
-        if (
-            isinstance(self.batch_size, bool)
-            or not isinstance(self.batch_size, int)
-            or not 1 <= self.batch_size <= 10_000
-        ):
-            raise InvalidTriggerOptionError(
-                f"batch_size={self.batch_size!r} is out of range: for DynamoDB Streams Lambda "
-                "accepts a whole number from 1 to 10000.",
-                "pass batch_size between 1 and 10000 (Lambda's default is 100).",
-            )
-        valid = [p.value for p in StartingPosition]
-        if self.starting_position not in valid:
-            raise InvalidTriggerOptionError(
-                f"starting_position={self.starting_position!r} is not one DynamoDB Streams "
-                f"supports ({', '.join(valid)}; AT_TIMESTAMP is for Kinesis only).",
-                "pass starting_position='TRIM_HORIZON' (oldest record) or 'LATEST' (new records "
-                "only).",
-            )
+    SUCCESS = "success"
+    ERROR = "error"
+    PARTIAL_FAILURE = "partial failure"
 
 
 @dataclass(frozen=True)
@@ -73,10 +80,14 @@ class Invocation:
     error: str | None = None
     logs: tuple[str, ...] = ()
     duration_ms: float = 0.0
+    attempt: int = 1
+    outcome: Outcome = Outcome.SUCCESS
+    notes: tuple[str, ...] = ()
+    lane: int = 0
 
     @property
     def ok(self) -> bool:
-        return self.error is None
+        return self.outcome is Outcome.SUCCESS
 
     @property
     def records(self) -> list[dict[str, Any]]:
@@ -91,40 +102,131 @@ class Invocation:
         return [r["dynamodb"]["SequenceNumber"] for r in self.event["Records"]]
 
     def __repr__(self) -> str:
-        outcome = "ok" if self.ok else f"error={self.error!r}"
+        outcome = "ok" if self.ok else f"{self.outcome.value}: {self.error!r}"
         return (
             f"Invocation(#{self.number}, {len(self.records)} record(s) "
             f"{self.event_names}, {outcome}, logs={list(self.logs)})"
         )
 
 
-@dataclass(eq=False)
+@dataclass(frozen=True)
+class Discard:
+    """Records given up on (retries or record age ran out), and the failure document for them.
+
+    ``document`` has the shape AWS sends to an SQS or SNS on-failure destination.
+
+    Introduced in notebooks/08-when-processing-fails.ipynb.
+    """
+
+    shard_id: str
+    condition: str  # "RetryAttemptsExhausted" or "RecordAgeExceeded"
+    sequence_numbers: tuple[str, ...]
+    document: dict[str, Any]
+    destination: str | None
+
+
+@dataclass
+class _Entry:
+    """A record read from the shard, waiting to be delivered, with its completion flag."""
+
+    record: dict[str, Any]  # Lambda-shaped, normalised
+    sequence_number: str
+    read_at: float
+    created: float
+    key: str
+    done: bool = False
+    notes: tuple[str, ...] = ()
+
+
+@dataclass
+class _Batch:
+    entries: list[_Entry]
+    failures: int = 0  # failed invocations of these records (bisect halves inherit it)
+    window_start: float | None = None
+    final: bool = False  # the tumbling window's final invocation (no records)
+
+
+@dataclass
+class _Lane:
+    number: int
+    queue: deque[_Entry] = field(default_factory=deque)
+    pending: deque[_Batch] = field(default_factory=deque)
+    blocked: bool = False
+    window_start: float | None = None
+    state: dict[str, Any] = field(default_factory=dict)
+    terminated_early: bool = False
+
+
+@dataclass
+class _ShardWork:
+    shard: ShardState
+    entries: deque[_Entry] = field(default_factory=deque)  # in stream order, until committed
+    lanes: list[_Lane] = field(default_factory=list)
+    exhausted: bool = False  # the shard has no more records for now
+
+
+def _iso(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _key_of(record: dict[str, Any]) -> str:
+    return json.dumps(record["dynamodb"].get("Keys", {}), sort_keys=True)
+
+
 class Trigger:
-    """A handler attached to a table's stream; ``run_until_idle()`` delivers what is waiting.
+    """A handler attached to a table's stream, with every event-source-mapping option.
+
+    Made by ``lab.trigger(...)``. ``run_until_idle()`` delivers what is waiting; ``start()`` /
+    ``stop()`` poll in the background; ``log()`` is the invocation log as a table;
+    ``esm_config()`` gives the same mapping for boto3's ``create_event_source_mapping``.
 
     Introduced in notebooks/01-stream-processing-flow.ipynb.
     """
 
-    table_name: str
-    stream_arn: str
-    handler: Handler
-    config: TriggerConfig
-    streams: Any = field(repr=False)
-    region: str = "us-east-1"
-    invocations: list[Invocation] = field(default_factory=list, repr=False)
-    closed: bool = False
-
-    def __post_init__(self) -> None:
-        if not callable(self.handler):
+    def __init__(
+        self,
+        table_name: str,
+        stream_arn: str,
+        handler: Handler,
+        config: TriggerConfig,
+        *,
+        streams: Any,
+        region: str = "us-east-1",
+        destination: Any = None,
+        checkpoints: CheckpointStore | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not callable(handler):
             raise TriggerError(
-                f"The handler for {self.table_name!r} is {self.handler!r}, which cannot be called.",
+                f"The handler for {table_name!r} is {handler!r}, which cannot be called.",
                 "pass a function taking (event, context), like a Lambda handler.",
             )
-        self.function_name = getattr(self.handler, "__name__", "handler")
-        self._reader = StreamReader(self.streams, self.stream_arn, self.config.starting_position)
+        self.table_name = table_name
+        self.stream_arn = stream_arn
+        self.handler = handler
+        self.config = config
+        self.streams = streams
+        self.region = region
+        self.function_name = getattr(handler, "__name__", "handler")
+        self.destination = destination  # boto3 Table of the on-failure destination, or None
+        self.checkpoints: CheckpointStore = checkpoints or MemoryCheckpoints()
+        self.clock = clock
+        self.invocations: list[Invocation] = []
+        self.discards: list[Discard] = []
+        self.closed = False
+        self._log: list[Invocation | Discard] = []
+        self._lock = threading.RLock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._pool: ThreadPoolExecutor | None = None
+        self._work: dict[str, _ShardWork] = {}
+        self._reader = StreamReader(
+            streams, stream_arn, config.starting_position, checkpoints=self.checkpoints
+        )
 
+    # -- presentation ---------------------------------------------------------------------
     def __repr__(self) -> str:
-        state = "closed" if self.closed else "open"
+        state = "closed" if self.closed else "running" if self.running else "open"
         return (
             f"<Trigger {state}: {self.table_name} stream -> {self.function_name}, "
             f"batch_size={self.config.batch_size}, "
@@ -136,8 +238,184 @@ class Trigger:
     def reader(self) -> StreamReader:
         return self._reader
 
-    def _invoke(self, shard: ShardState, records: list[dict[str, Any]]) -> Invocation:
-        event = lambda_event(records, self.stream_arn)
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def log(self) -> LabTable:
+        """The invocation log: one row per invocation or discarded batch, in order.
+
+        Introduced in notebooks/08-when-processing-fails.ipynb.
+        """
+        rows = []
+        for entry in list(self._log):
+            if isinstance(entry, Invocation):
+                seqs = entry.sequence_numbers
+                rows.append(
+                    {
+                        "Invocation": entry.number,
+                        "Shard": entry.shard_id[-8:],
+                        "Records": len(seqs),
+                        "Sequence range": f"{seqs[0]}..{seqs[-1]}"
+                        if seqs
+                        else "(final window call)",
+                        "Attempt": entry.attempt,
+                        "Outcome": entry.outcome.value,
+                        "Duration (ms)": round(entry.duration_ms, 1),
+                        "Notes": "; ".join((*entry.notes, *([entry.error] if entry.error else []))),
+                    }
+                )
+            else:
+                seqs = list(entry.sequence_numbers)
+                where = f"sent to {entry.destination}" if entry.destination else "dropped"
+                rows.append(
+                    {
+                        "Invocation": "",
+                        "Shard": entry.shard_id[-8:],
+                        "Records": len(seqs),
+                        "Sequence range": f"{seqs[0]}..{seqs[-1]}",
+                        "Attempt": "",
+                        "Outcome": f"discarded ({entry.condition}), {where}",
+                        "Duration (ms)": "",
+                        "Notes": "",
+                    }
+                )
+        return lab_table(
+            rows,
+            [
+                "Invocation",
+                "Shard",
+                "Records",
+                "Sequence range",
+                "Attempt",
+                "Outcome",
+                "Duration (ms)",
+                "Notes",
+            ],
+        )
+
+    def esm_config(
+        self, function_name: str | None = None, *, destination_arn: str | None = None
+    ) -> dict[str, Any]:
+        """Keyword arguments for boto3's ``lambda.create_event_source_mapping`` that set up
+        this trigger on AWS (pass the real stream ARN there if the table lives on AWS).
+
+        Introduced in notebooks/11-from-the-lab-to-aws.ipynb.
+        """
+        return self.config.esm_kwargs(
+            stream_arn=self.stream_arn,
+            function_name=function_name or self.function_name,
+            destination_arn=destination_arn,
+        )
+
+    # -- reading --------------------------------------------------------------------------
+    def _shard_work(self, shard: ShardState) -> _ShardWork:
+        work = self._work.get(shard.shard_id)
+        if work is None:
+            lanes = [_Lane(i) for i in range(self.config.parallelization_factor)]
+            work = self._work[shard.shard_id] = _ShardWork(shard, lanes=lanes)
+        return work
+
+    def _fill(self, work: _ShardWork) -> bool:
+        """Read records into the shard's lanes until each could make a full batch."""
+        wanted = self.config.batch_size * self.config.parallelization_factor
+        queued = sum(len(lane.queue) for lane in work.lanes)
+        progressed = False
+        while queued < wanted:
+            raw = self._reader.read(work.shard, wanted - queued)
+            if not raw:
+                work.exhausted = True
+                break
+            now = self.clock()
+            for rec in raw:
+                shaped, notes = normalize_record(lambda_record(rec, self.stream_arn))
+                created = float(shaped["dynamodb"].get("ApproximateCreationDateTime", now))
+                entry = _Entry(
+                    shaped,
+                    shaped["dynamodb"]["SequenceNumber"],
+                    now,
+                    created,
+                    _key_of(shaped),
+                    notes=notes,
+                )
+                work.entries.append(entry)
+                filters = self.config.filters
+                if filters is not None and not filters.matches(shaped):
+                    entry.done = True  # never delivered, checkpointed all the same
+                    progressed = True
+                    continue
+                lane = work.lanes[zlib.crc32(entry.key.encode()) % len(work.lanes)]
+                lane.queue.append(entry)
+                queued += 1
+            if work.shard.iterator is None:
+                break
+        self._commit(work)
+        return progressed
+
+    def _commit(self, work: _ShardWork) -> None:
+        """Checkpoint after the longest run of finished records at the front of the shard."""
+        with self._lock:
+            last = None
+            while work.entries and work.entries[0].done:
+                last = work.entries.popleft().sequence_number
+            if last is not None:
+                self._reader.commit(work.shard, last)
+
+    # -- batches --------------------------------------------------------------------------
+    def _window_of(self, entry: _Entry) -> float | None:
+        size = self.config.tumbling_window_in_seconds
+        return None if not size else entry.created - entry.created % size
+
+    def _next_batch(self, lane: _Lane, *, live: bool) -> _Batch | None:
+        if lane.pending:
+            return lane.pending[0]
+        size = self.config.tumbling_window_in_seconds
+        if size and lane.window_start is not None:
+            window_over = self.clock() >= lane.window_start + size
+            next_window = lane.queue and self._window_of(lane.queue[0]) != lane.window_start
+            if window_over or next_window:
+                batch = _Batch([], window_start=lane.window_start, final=True)
+                lane.pending.append(batch)
+                return batch
+        if not lane.queue:
+            return None
+        if live and len(lane.queue) < self.config.batch_size:
+            waited = self.clock() - lane.queue[0].read_at
+            if waited < self.config.maximum_batching_window_in_seconds:
+                return None  # keep gathering, as the batching window asks
+        window = self._window_of(lane.queue[0])
+        entries: list[_Entry] = []
+        while lane.queue and len(entries) < self.config.batch_size:
+            if window is not None and self._window_of(lane.queue[0]) != window:
+                break  # a batch never spans two tumbling windows
+            entries.append(lane.queue.popleft())
+        batch = _Batch(entries, window_start=window)
+        lane.pending.append(batch)
+        return batch
+
+    # -- invoking -------------------------------------------------------------------------
+    def _event(self, shard_id: str, lane: _Lane, batch: _Batch) -> dict[str, Any]:
+        event: dict[str, Any] = {"Records": [e.record for e in batch.entries]}
+        size = self.config.tumbling_window_in_seconds
+        if size and batch.window_start is not None:
+            if lane.window_start != batch.window_start:
+                lane.window_start, lane.state = batch.window_start, {}
+            event.update(
+                {
+                    "window": {
+                        "start": _iso(batch.window_start),
+                        "end": _iso(batch.window_start + size),
+                    },
+                    "state": json.loads(json.dumps(lane.state)),
+                    "shardId": shard_id,
+                    "eventSourceARN": self.stream_arn,
+                    "isFinalInvokeForWindow": batch.final,
+                    "isWindowTerminatedEarly": lane.terminated_early,
+                }
+            )
+        return event
+
+    def _call(self, event: dict[str, Any]) -> tuple[Any, str | None, list[str], float, str]:
         context = LambdaContext(function_name=self.function_name, region=self.region)
         result: Any = None
         error: str | None = None
@@ -148,65 +426,400 @@ class Trigger:
             except Exception as exc:  # the handler's failure is data, as in Lambda
                 error = f"{type(exc).__name__}: {exc}"
                 print(traceback.format_exc().rstrip())
-        invocation = Invocation(
-            number=len(self.invocations) + 1,
-            shard_id=shard.shard_id,
-            event=event,
-            request_id=context.aws_request_id,
-            result=result,
-            error=error,
-            logs=tuple(logs),
-            duration_ms=(time.perf_counter() - began) * 1000,
-        )
-        self.invocations.append(invocation)
-        return invocation
+        return result, error, logs, (time.perf_counter() - began) * 1000, context.aws_request_id
 
-    def _next_batch(self, shard: ShardState) -> list[dict[str, Any]]:
-        batch: list[dict[str, Any]] = []
-        while len(batch) < self.config.batch_size:
-            records = self._reader.read(shard, self.config.batch_size - len(batch))
-            batch.extend(records)
-            if not records or shard.iterator is None:
-                break
-        return batch
+    def _judge(
+        self,
+        batch: _Batch,
+        result: Any,
+        error: str | None,
+    ) -> tuple[Outcome, str | None, int]:
+        """The outcome, an error text, and how many leading records succeeded."""
+        if error is not None:
+            return Outcome.ERROR, error, 0
+        if self.config.tumbling_window_in_seconds and not (
+            isinstance(result, dict) and isinstance(result.get("state"), dict)
+        ):
+            return (
+                Outcome.ERROR,
+                "with a tumbling window the handler must return "
+                "{'state': {...}}; it returned " + repr(result)[:80],
+                0,
+            )
+        if not self.config.report_batch_item_failures:
+            return Outcome.SUCCESS, None, len(batch.entries)
+        if result is None or (isinstance(result, dict) and not result.get("batchItemFailures")):
+            return Outcome.SUCCESS, None, len(batch.entries)  # null or empty: success
+        if not isinstance(result, dict) or not isinstance(result["batchItemFailures"], list):
+            return (
+                Outcome.ERROR,
+                "the response is not {'batchItemFailures': [...]}: " + repr(result)[:80],
+                0,
+            )
+        positions = {e.sequence_number: i for i, e in enumerate(batch.entries)}
+        failed: list[int] = []
+        for item in result["batchItemFailures"]:
+            ident = item.get("itemIdentifier") if isinstance(item, dict) else None
+            if not isinstance(ident, str) or not ident or ident not in positions:
+                return (
+                    Outcome.ERROR,
+                    f"batchItemFailures has an invalid itemIdentifier "
+                    f"{item!r}: the whole batch counts as failed, as on AWS",
+                    0,
+                )
+            failed.append(positions[ident])
+        return (Outcome.PARTIAL_FAILURE, f"{len(failed)} item(s) reported failed", min(failed))
+
+    def _attempt(self, work: _ShardWork, lane: _Lane, *, live: bool) -> str:
+        """One step on a lane: 'idle', 'progress', or 'retry' (the same batch failed)."""
+        batch = self._next_batch(lane, live=live)
+        if batch is None:
+            return "idle"
+        if not batch.final and self._expire_old(work, lane, batch):
+            return "progress"
+        event = self._event(work.shard.shard_id, lane, batch)
+        result, error, logs, took, request_id = self._call(event)
+        outcome, reason, good = self._judge(batch, result, error)
+        notes = tuple(n for e in batch.entries for n in e.notes)
+        with self._lock:
+            invocation = Invocation(
+                number=len(self.invocations) + 1,
+                shard_id=work.shard.shard_id,
+                event=event,
+                request_id=request_id,
+                result=result,
+                error=reason,
+                logs=tuple(logs),
+                duration_ms=took,
+                attempt=batch.failures + 1,
+                outcome=outcome,
+                notes=notes,
+                lane=lane.number,
+            )
+            self.invocations.append(invocation)
+            self._log.append(invocation)
+        if outcome is Outcome.SUCCESS:
+            self._finish(work, lane, batch, batch.entries, result)
+            return "progress"
+        batch.failures += 1
+        if outcome is Outcome.PARTIAL_FAILURE and good:
+            # checkpoint before the lowest failed record; retry from there (progress was made)
+            self._finish(work, lane, batch, batch.entries[:good], None, keep=True)
+            batch.entries = batch.entries[good:]
+            if not self._exhausted(batch):
+                return "progress"
+        elif (
+            outcome is Outcome.ERROR
+            and self.config.bisect_batch_on_function_error
+            and len(batch.entries) > 1
+        ):
+            batch.failures -= 1  # "splitting a batch does not count towards the retry quota"
+            half = len(batch.entries) // 2
+            lane.pending.popleft()
+            lane.pending.extendleft(
+                [
+                    _Batch(batch.entries[half:], batch.failures, batch.window_start),
+                    _Batch(batch.entries[:half], batch.failures, batch.window_start),
+                ]
+            )
+            return "progress"
+        if self._exhausted(batch):
+            self._discard(work, lane, batch, "RetryAttemptsExhausted", invocation)
+            return "progress"
+        if self.config.maximum_retry_attempts == -1:
+            self._note(
+                invocation,
+                "shard blocked: retries are unlimited "
+                "(maximum_retry_attempts=-1), so this batch is retried until it succeeds",
+            )
+        return "retry"
+
+    def _exhausted(self, batch: _Batch) -> bool:
+        limit = self.config.maximum_retry_attempts
+        return limit != -1 and batch.failures > limit
+
+    def _note(self, invocation: Invocation, note: str) -> None:
+        """Add a note to an invocation already in the log."""
+        amended = dataclasses.replace(invocation, notes=(*invocation.notes, note))
+        with self._lock:
+            self.invocations[invocation.number - 1] = amended
+            self._log[self._log.index(invocation)] = amended
+
+    def _finish(
+        self,
+        work: _ShardWork,
+        lane: _Lane,
+        batch: _Batch,
+        done: list[_Entry],
+        result: Any,
+        *,
+        keep: bool = False,
+    ) -> None:
+        for entry in done:
+            entry.done = True
+        if not keep:
+            lane.pending.popleft()
+            if self.config.tumbling_window_in_seconds:
+                self._update_state(lane, batch, result)
+        self._commit(work)
+
+    def _update_state(self, lane: _Lane, batch: _Batch, result: Any) -> None:
+        lane.terminated_early = False
+        if batch.final:
+            lane.window_start, lane.state = None, {}
+            return
+        state = result.get("state", {}) if isinstance(result, dict) else {}
+        if len(json.dumps(state).encode()) > _MAX_STATE_BYTES:
+            lane.state, lane.terminated_early = {}, True  # AWS ends the window early
+        else:
+            lane.state = state
+
+    def _expire_old(self, work: _ShardWork, lane: _Lane, batch: _Batch) -> bool:
+        limit = self.config.maximum_record_age_in_seconds
+        if limit == -1:
+            return False
+        now = self.clock()
+        old = 0
+        while old < len(batch.entries) and now - batch.entries[old].created > limit:
+            old += 1
+        if not old:
+            return False
+        expired = _Batch(batch.entries[:old], batch.failures, batch.window_start)
+        batch.entries = batch.entries[old:]
+        self._discard(work, lane, expired, "RecordAgeExceeded", None, pending=False)
+        if not batch.entries:
+            lane.pending.popleft()
+        return True
+
+    def _discard(
+        self,
+        work: _ShardWork,
+        lane: _Lane,
+        batch: _Batch,
+        condition: str,
+        invocation: Invocation | None,
+        *,
+        pending: bool = True,
+    ) -> None:
+        entries = batch.entries
+        document: dict[str, Any] = {
+            "requestContext": {
+                "requestId": invocation.request_id if invocation else str(uuid.uuid4()),
+                "functionArn": f"arn:aws:lambda:{self.region}:000000000000:function:"
+                f"{self.function_name}",
+                "condition": condition,
+                "approximateInvokeCount": batch.failures,
+            },
+            "version": "1.0",
+            "timestamp": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+            "DDBStreamBatchInfo": {
+                "shardId": work.shard.shard_id,
+                "startSequenceNumber": entries[0].sequence_number,
+                "endSequenceNumber": entries[-1].sequence_number,
+                "approximateArrivalOfFirstRecord": _iso(entries[0].created),
+                "approximateArrivalOfLastRecord": _iso(entries[-1].created),
+                "batchSize": len(entries),
+                "streamArn": self.stream_arn,
+            },
+        }
+        if invocation is not None:  # records discarded before any invocation have none
+            document["responseContext"] = {"statusCode": 200, "executedVersion": "$LATEST"}
+            if invocation.outcome is Outcome.ERROR:
+                document["responseContext"]["functionError"] = "Unhandled"
+        name = None
+        if self.destination is not None:
+            name = self.destination.table_name
+            self._store_document(document)
+        discard = Discard(
+            work.shard.shard_id,
+            condition,
+            tuple(e.sequence_number for e in entries),
+            document,
+            name,
+        )
+        with self._lock:
+            self.discards.append(discard)
+            self._log.append(discard)
+        for entry in entries:
+            entry.done = True
+        if pending:
+            lane.pending.popleft()
+        self._commit(work)
+
+    def _store_document(self, document: dict[str, Any]) -> None:
+        keys = [k["AttributeName"] for k in self.destination.key_schema]
+        info = document["DDBStreamBatchInfo"]
+        item: dict[str, Any] = json.loads(json.dumps(document))
+        item[keys[0]] = (
+            f"{info['shardId']}:{info['startSequenceNumber']}:"
+            f"{document['requestContext']['requestId']}"
+        )
+        if len(keys) > 1:
+            item[keys[1]] = document["timestamp"]
+        self.destination.put_item(Item=item)
+
+    # -- running --------------------------------------------------------------------------
+    def _pass(self, *, live: bool, blocked: set[tuple[str, int]]) -> bool:
+        """One round over every readable shard; True if anything moved."""
+        self._reader.refresh()
+        progressed = False
+        for shard in self._reader.readable():
+            work = self._shard_work(shard)
+            progressed |= self._fill(work)
+            lanes = [lane for lane in work.lanes if (shard.shard_id, lane.number) not in blocked]
+            for lane, result in zip(lanes, self._run_lanes(work, lanes, live=live), strict=True):
+                if result == "progress":
+                    progressed = True
+                elif result == "retry":
+                    blocked.add((shard.shard_id, lane.number))
+            busy = work.entries or any(
+                lane.pending or lane.window_start is not None for lane in work.lanes
+            )
+            if shard.ended and not busy:
+                shard.finished = True  # its children become readable on the next pass
+                progressed = True
+        return progressed
+
+    def _run_lanes(self, work: _ShardWork, lanes: list[_Lane], *, live: bool) -> list[str]:
+        retry_now = not live and self.config.maximum_retry_attempts != -1
+
+        def drive(lane: _Lane) -> str:
+            outcome = "idle"
+            while True:
+                step = self._attempt(work, lane, live=live)
+                if step == "idle":
+                    return outcome
+                if step == "retry" and not retry_now:
+                    return "retry"  # unlimited retries: one attempt per run or poll
+                outcome = "progress"
+
+        if len(lanes) <= 1:
+            return [drive(lane) for lane in lanes]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                self.config.parallelization_factor, thread_name_prefix="labkit-lane"
+            )
+        return list(self._pool.map(drive, lanes))
 
     def run_until_idle(self) -> list[Invocation]:
-        """Deliver every waiting record, shard by shard, and return this run's invocations.
+        """Deliver every record available now, and return this run's invocations.
 
-        Stops when a pass over all shards finds nothing new. A failed invocation leaves its
-        shard's checkpoint unchanged: that batch comes again on the next run.
+        A run goes on while it makes progress. A failing batch is retried at once up to
+        ``maximum_retry_attempts`` times, then discarded; a partial batch failure checkpoints
+        the records before the lowest failed one and retries the rest at once. With unlimited
+        retries (Lambda's default) a batch that fails outright blocks its shard: each run makes
+        one more attempt (the invocation log says so), as Lambda keeps retrying until the
+        handler succeeds or the record is too old.
 
         Introduced in notebooks/01-stream-processing-flow.ipynb.
         """
+        self._check_usable()
+        if self.running:
+            raise TriggerError(
+                f"The trigger on {self.table_name!r} is running in the background (start()).",
+                "call trigger.stop() first, or let the background poller deliver the records.",
+            )
+        first = len(self.invocations)
+        blocked: set[tuple[str, int]] = set()
+        while self._pass(live=False, blocked=blocked):
+            pass
+        return self.invocations[first:]
+
+    def _check_usable(self) -> None:
         if self.closed:
             raise TriggerError(
                 f"The trigger on {self.table_name!r} is closed.",
                 "create a new one with lab.trigger(...).",
             )
-        first = len(self.invocations)
-        blocked: set[str] = set()
-        while True:
-            self._reader.refresh()
-            progressed = False
-            for shard in self._reader.readable():
-                if shard.shard_id in blocked:
-                    continue
-                while not shard.finished:
-                    batch = self._next_batch(shard)
-                    if not batch:
-                        break
-                    invocation = self._invoke(shard, batch)
-                    progressed = True
-                    if not invocation.ok:
-                        self._reader.rewind(shard, batch[0]["dynamodb"]["SequenceNumber"])
-                        blocked.add(shard.shard_id)
-                        break
-                    self._reader.commit(shard, batch[-1]["dynamodb"]["SequenceNumber"])
-                # a parent read to its end makes its children readable on the next pass
-                progressed = progressed or shard.finished
-            if not progressed:
-                return self.invocations[first:]
+
+    def start(self, *, idle_sleep: float = 0.05) -> Trigger:
+        """Poll in the background: deliver records as they arrive, until ``stop()``.
+
+        Between empty polls it waits a little longer each time, up to ``idle_sleep`` seconds;
+        a failing batch is retried after a pause of the same length.
+
+        Introduced in notebooks/07-replication-audit-archive.ipynb.
+        """
+        self._check_usable()
+        if self.running:
+            return self
+        self._stop.clear()
+
+        def loop() -> None:
+            pause = 0.001
+            while not self._stop.is_set():
+                blocked: set[tuple[str, int]] = set()
+                try:
+                    moved = self._pass(live=True, blocked=blocked)
+                except Exception:  # keep polling: a passing DynamoDB Local hiccup
+                    moved = False
+                pause = 0.0 if moved and not blocked else min(max(pause * 2, 0.001), idle_sleep)
+                if pause:
+                    self._stop.wait(pause)
+
+        self._thread = threading.Thread(
+            target=loop, name=f"labkit-trigger-{self.table_name}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop background polling and wait for the poller to finish its current batch."""
+        thread, self._thread = self._thread, None
+        self._stop.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
 
     def close(self) -> None:
-        """Stop delivering; the checkpoints are dropped with the trigger."""
+        """Stop delivering (and polling); in-memory checkpoints go with the trigger."""
+        self.stop()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         self.closed = True
+
+    def replay(self, document: dict[str, Any], handler: Handler | None = None) -> Invocation:
+        """Deliver again the records a failure document points at (while the stream has them).
+
+        Reads ``startSequenceNumber`` to ``endSequenceNumber`` of the document's shard and
+        invokes ``handler`` (this trigger's, by default) once with them. The checkpoint is not
+        touched: a replay is a repair, not progress.
+
+        Introduced in notebooks/08-when-processing-fails.ipynb.
+        """
+        info = (document.get("document") or document)["DDBStreamBatchInfo"]
+        records = self._reader.read_range(
+            info["shardId"], info["startSequenceNumber"], info["endSequenceNumber"]
+        )
+        if not records:
+            raise TriggerError(
+                f"The records {info['startSequenceNumber']}..{info['endSequenceNumber']} are no "
+                "longer in the stream.",
+                "replay sooner: DynamoDB Streams keeps records for 24 hours.",
+            )
+        shaped = [normalize_record(lambda_record(r, self.stream_arn))[0] for r in records]
+        event = {"Records": shaped}
+        call = handler or self.handler
+        saved, self.handler = self.handler, call
+        try:
+            result, error, logs, took, request_id = self._call(event)
+        finally:
+            self.handler = saved
+        outcome = Outcome.SUCCESS if error is None else Outcome.ERROR
+        with self._lock:
+            invocation = Invocation(
+                len(self.invocations) + 1,
+                info["shardId"],
+                event,
+                request_id,
+                result,
+                error,
+                tuple(logs),
+                took,
+                1,
+                outcome,
+                ("replay",),
+            )
+            self.invocations.append(invocation)
+            self._log.append(invocation)
+        return invocation

@@ -1,0 +1,199 @@
+"""Event-source-mapping options: Lambda's names (in snake_case), defaults and ranges for
+DynamoDB Streams, checked when a trigger is made, and turned back into the keyword arguments of
+boto3's ``lambda.create_event_source_mapping``.
+
+Ranges and defaults are those of the AWS Lambda documentation, "Lambda parameters for Amazon
+DynamoDB event source mappings" (services-ddb-params).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._errors import InvalidTriggerOptionError
+from ._filters import FilterCriteria, compile_filter_criteria
+
+__all__ = ["REPORT_BATCH_ITEM_FAILURES", "TriggerConfig"]
+
+REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
+_STARTING_POSITIONS = ("TRIM_HORIZON", "LATEST")
+
+
+def _whole(
+    name: str,
+    value: Any,
+    low: int,
+    high: int,
+    default: str,
+    *,
+    minus_one: bool = False,
+) -> None:
+    ok = (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and (low <= value <= high or (minus_one and value == -1))
+    )
+    if not ok:
+        allowed = (
+            f"-1 (no limit) or a whole number from {low} to {high:,}"
+            if minus_one
+            else f"a whole number from {low} to {high:,}"
+        )
+        raise InvalidTriggerOptionError(
+            f"{name}={value!r} is out of range: for DynamoDB Streams Lambda accepts {allowed}.",
+            f"pass {name} within that range (Lambda's default is {default}).",
+        )
+
+
+@dataclass(frozen=True)
+class TriggerConfig:
+    """Every option of a Lambda event source mapping for DynamoDB Streams.
+
+    * ``batch_size``: records per invocation at most; 1 to 10,000, default 100.
+    * ``maximum_batching_window_in_seconds``: how long to gather records before invoking;
+      0 to 300, default 0 (invoke as soon as records are there).
+    * ``starting_position``: ``TRIM_HORIZON`` (oldest record) or ``LATEST`` (records written
+      after the trigger is made). Required on AWS; labkit defaults to ``TRIM_HORIZON``.
+    * ``filter_criteria``: ``{"Filters": [{"Pattern": "<json>"}]}``, up to 5 filters; a record
+      is delivered if any filter matches; others are skipped and checkpointed. Default: none.
+    * ``maximum_retry_attempts``: retries of a failed batch; -1 (until the record expires) or
+      0 to 10,000, default -1.
+    * ``maximum_record_age_in_seconds``: records older than this are not sent; -1 (no limit) or
+      60 to 604,800, default -1.
+    * ``bisect_batch_on_function_error``: split a failed batch in two and retry each half
+      (splitting does not use up retries); default False.
+    * ``destination_config``: ``{"OnFailure": {"Destination": "<lab table>"}}``: where the
+      failure document goes when retries or record age run out. Default: none (records are
+      dropped then, as on AWS).
+    * ``function_response_types``: ``["ReportBatchItemFailures"]`` lets the handler return
+      ``{"batchItemFailures": [{"itemIdentifier": "<SequenceNumber>"}]}``. Default: ``[]``.
+    * ``tumbling_window_in_seconds``: 0 to 900; above 0, the handler gets ``window`` and
+      ``state`` and returns ``{"state": ...}``. Default 0 (no window).
+    * ``parallelization_factor``: 1 to 10 batches of one shard in flight at once, each item key
+      always on the same lane (so per-item order holds); default 1.
+
+    Introduced in notebooks/01-stream-processing-flow.ipynb.
+    """
+
+    batch_size: int = 100
+    maximum_batching_window_in_seconds: int = 0
+    starting_position: str = "TRIM_HORIZON"
+    filter_criteria: dict[str, Any] | None = None
+    maximum_retry_attempts: int = -1
+    maximum_record_age_in_seconds: int = -1
+    bisect_batch_on_function_error: bool = False
+    destination_config: dict[str, Any] | None = None
+    function_response_types: tuple[str, ...] = ()
+    tumbling_window_in_seconds: int = 0
+    parallelization_factor: int = 1
+    filters: FilterCriteria | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _whole("batch_size", self.batch_size, 1, 10_000, "100")
+        _whole(
+            "maximum_batching_window_in_seconds",
+            self.maximum_batching_window_in_seconds,
+            0,
+            300,
+            "0",
+        )
+        if self.starting_position not in _STARTING_POSITIONS:
+            raise InvalidTriggerOptionError(
+                f"starting_position={self.starting_position!r} is not one DynamoDB Streams "
+                f"supports ({', '.join(_STARTING_POSITIONS)}; AT_TIMESTAMP is for Kinesis only).",
+                "pass starting_position='TRIM_HORIZON' (oldest record) or 'LATEST' (new records "
+                "only).",
+            )
+        _whole(
+            "maximum_retry_attempts", self.maximum_retry_attempts, 0, 10_000, "-1", minus_one=True
+        )
+        _whole(
+            "maximum_record_age_in_seconds",
+            self.maximum_record_age_in_seconds,
+            60,
+            604_800,
+            "-1",
+            minus_one=True,
+        )
+        if not isinstance(self.bisect_batch_on_function_error, bool):
+            raise InvalidTriggerOptionError(
+                f"bisect_batch_on_function_error={self.bisect_batch_on_function_error!r} is not "
+                "True or False.",
+                "pass bisect_batch_on_function_error=True or False (default False).",
+            )
+        self._check_destination()
+        types = tuple(self.function_response_types or ())
+        if any(t != REPORT_BATCH_ITEM_FAILURES for t in types) or len(set(types)) != len(types):
+            raise InvalidTriggerOptionError(
+                f"function_response_types={self.function_response_types!r}: the only response "
+                f"type for DynamoDB Streams is {REPORT_BATCH_ITEM_FAILURES!r}.",
+                f"pass function_response_types=[{REPORT_BATCH_ITEM_FAILURES!r}] or leave it out.",
+            )
+        object.__setattr__(self, "function_response_types", types)
+        _whole("tumbling_window_in_seconds", self.tumbling_window_in_seconds, 0, 900, "0")
+        _whole("parallelization_factor", self.parallelization_factor, 1, 10, "1")
+        object.__setattr__(self, "filters", compile_filter_criteria(self.filter_criteria))
+
+    def _check_destination(self) -> None:
+        config = self.destination_config
+        if config is None:
+            return
+        ok = (
+            isinstance(config, dict)
+            and set(config) == {"OnFailure"}
+            and isinstance(config["OnFailure"], dict)
+            and set(config["OnFailure"]) == {"Destination"}
+            and isinstance(config["OnFailure"]["Destination"], str)
+            and config["OnFailure"]["Destination"]
+        )
+        if not ok:
+            raise InvalidTriggerOptionError(
+                f"destination_config={config!r} is not of the form "
+                "{'OnFailure': {'Destination': '<table name>'}} (DynamoDB Streams mappings "
+                "support an on-failure destination only).",
+                "pass destination_config={'OnFailure': {'Destination': 'my_failures'}}, naming a "
+                "lab table that receives the failure documents.",
+            )
+
+    @property
+    def destination(self) -> str | None:
+        """The on-failure destination (a lab table name), or None."""
+        if self.destination_config is None:
+            return None
+        return str(self.destination_config["OnFailure"]["Destination"])
+
+    @property
+    def report_batch_item_failures(self) -> bool:
+        return REPORT_BATCH_ITEM_FAILURES in self.function_response_types
+
+    def esm_kwargs(
+        self, *, stream_arn: str, function_name: str, destination_arn: str | None
+    ) -> dict[str, Any]:
+        """Keyword arguments for boto3's ``lambda.create_event_source_mapping``."""
+        kwargs: dict[str, Any] = {
+            "EventSourceArn": stream_arn,
+            "FunctionName": function_name,
+            "Enabled": True,
+            "BatchSize": self.batch_size,
+            "MaximumBatchingWindowInSeconds": self.maximum_batching_window_in_seconds,
+            "StartingPosition": self.starting_position,
+            "MaximumRetryAttempts": self.maximum_retry_attempts,
+            "MaximumRecordAgeInSeconds": self.maximum_record_age_in_seconds,
+            "BisectBatchOnFunctionError": self.bisect_batch_on_function_error,
+            "ParallelizationFactor": self.parallelization_factor,
+            "FunctionResponseTypes": list(self.function_response_types),
+        }
+        if self.filter_criteria:
+            kwargs["FilterCriteria"] = self.filter_criteria
+        if self.tumbling_window_in_seconds:
+            kwargs["TumblingWindowInSeconds"] = self.tumbling_window_in_seconds
+        if self.destination is not None:
+            if destination_arn is None:
+                raise InvalidTriggerOptionError(
+                    f"This trigger sends failures to the lab table {self.destination!r}; on AWS "
+                    "the on-failure destination must be an SQS queue or SNS topic.",
+                    "pass esm_config(function_name, destination_arn='arn:aws:sqs:...').",
+                )
+            kwargs["DestinationConfig"] = {"OnFailure": {"Destination": destination_arn}}
+        return kwargs

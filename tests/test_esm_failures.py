@@ -1,0 +1,607 @@
+"""When the handler fails: retries, discards and failure documents, bisecting, partial batch
+responses, record age, replays, the invocation log, tumbling windows and parallel lanes.
+
+All on a real DynamoDB Local, through ``lab.trigger(...)``. Expectations are those of the AWS
+Lambda Developer Guide; each test names the page it follows. Record age and window ends are
+driven by the trigger's ``clock`` (a callable giving epoch seconds), never by waiting.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+import pytest
+from _esm import (
+    created,
+    iso,
+    iso_epoch,
+    ok_records,
+    pk,
+    pks,
+    put_items,
+    seq,
+    seqs,
+    stream_records,
+    trigger_factory,
+)
+from _streamcheck import per_key
+
+import labkit
+
+RBIF = ["ReportBatchItemFailures"]
+
+
+@pytest.fixture
+def make_trigger(lab: labkit.Lab) -> Iterator[Callable[..., labkit.Trigger]]:
+    yield from trigger_factory(lab)
+
+
+def poison_pill(event: dict[str, Any], context: Any) -> None:
+    """Fails every batch holding the item "poison"; accepts every other batch."""
+    if "poison" in pks(event["Records"]):
+        raise ValueError("cannot process poison")
+
+
+def destination_items(lab: labkit.Lab, name: str) -> list[dict[str, Any]]:
+    return lab.items(name)
+
+
+def without_key(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k != "pk"}
+
+
+# -- maximum_retry_attempts ------------------------------------------------------------------
+@pytest.mark.parametrize("retries", [0, 2])
+def test_a_poison_record_is_tried_retries_plus_one_times_then_sent_to_the_destination(
+    lab, table_name, make_trigger, retries
+):
+    """Lambda DG, "Retaining discarded records for a DynamoDB event source in Lambda": a failing
+    batch is retried until it reaches the retry quota (MaximumRetryAttempts), then "Lambda
+    discards the records and continues processing batches from the stream", sending a document
+    of the example invocation record's shape (requestContext, responseContext, version,
+    timestamp, DDBStreamBatchInfo) to the on-failure destination."""
+    name, failures = table_name("orders"), table_name("failures")
+    table = lab.create_table(name)
+    lab.create_table(failures, stream=None)
+    put_items(table, "a", "poison", "c")
+    a, poison, c = stream_records(lab, name, 3)
+    trigger = make_trigger(
+        name, poison_pill, batch_size=1, maximum_retry_attempts=retries,
+        destination_config={"OnFailure": {"Destination": failures}},
+    )
+    invocations = trigger.run_until_idle()
+
+    assert [(pks(i.records), i.ok, i.attempt) for i in invocations] == [
+        (["a"], True, 1),
+        *[(["poison"], False, n) for n in range(1, retries + 2)],
+        (["c"], True, 1),
+    ]
+    assert seqs(ok_records(invocations)) == [seq(a), seq(c)]  # processing went on after it
+    (discard,) = trigger.discards
+    assert discard.condition == "RetryAttemptsExhausted"
+    assert discard.sequence_numbers == (seq(poison),)
+    assert discard.destination == failures
+    last_try = invocations[-2]
+
+    document = discard.document
+    assert set(document) == {
+        "requestContext", "responseContext", "version", "timestamp", "DDBStreamBatchInfo"
+    }
+    assert document["requestContext"]["requestId"] == last_try.request_id
+    assert re.fullmatch(
+        r"arn:aws:lambda:[a-z0-9-]+:\d{12}:function:poison_pill",
+        document["requestContext"]["functionArn"],
+    )
+    assert document["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert document["requestContext"]["approximateInvokeCount"] == retries + 1
+    assert set(document["requestContext"]) == {
+        "requestId", "functionArn", "condition", "approximateInvokeCount"
+    }
+    assert document["responseContext"] == {
+        "statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"
+    }
+    assert document["version"] == "1.0"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", document["timestamp"])
+    assert document["DDBStreamBatchInfo"] == {
+        "shardId": last_try.shard_id,
+        "startSequenceNumber": seq(poison),
+        "endSequenceNumber": seq(poison),
+        "approximateArrivalOfFirstRecord": iso(created(poison)),
+        "approximateArrivalOfLastRecord": iso(created(poison)),
+        "batchSize": 1,
+        "streamArn": lab.stream_arn(name),
+    }
+    # the destination holds that very document, once
+    (stored,) = destination_items(lab, failures)
+    assert without_key(stored) == document
+    assert trigger.run_until_idle() == []  # the poison record is not delivered again
+
+
+def test_without_a_destination_the_records_are_dropped_after_the_retries(
+    lab, table_name, make_trigger
+):
+    """Lambda DG, "Retaining discarded records for a DynamoDB event source in Lambda": once the
+    retries are used up "Lambda discards the records and continues processing batches from the
+    stream"; the destination is optional (default none: "Lambda parameters for Amazon DynamoDB
+    event source mappings")."""
+    name = table_name("orders")
+    table = lab.create_table(name)
+    put_items(table, "a", "poison", "c")
+    a, poison, c = stream_records(lab, name, 3)
+    trigger = make_trigger(name, poison_pill, batch_size=1, maximum_retry_attempts=1)
+    invocations = trigger.run_until_idle()
+    assert [(pks(i.records), i.ok) for i in invocations] == [
+        (["a"], True), (["poison"], False), (["poison"], False), (["c"], True)
+    ]
+    (discard,) = trigger.discards
+    assert (discard.condition, discard.sequence_numbers, discard.destination) == (
+        "RetryAttemptsExhausted", (seq(poison),), None
+    )
+    (shard,) = trigger.reader.shards.values()
+    assert shard.checkpoint == seq(c)
+    assert trigger.run_until_idle() == []
+
+
+def test_unlimited_retries_block_the_shard_until_the_handler_is_fixed(
+    lab, table_name, make_trigger
+):
+    """Lambda DG, "Retaining discarded records for a DynamoDB event source in Lambda": with the
+    default settings (MaximumRetryAttempts -1) "a bad record can block processing on the
+    affected shard" until it expires; once the function succeeds, processing goes on in order
+    ("Using AWS Lambda with Amazon DynamoDB": Lambda retries the batch "until processing
+    succeeds")."""
+    name = table_name("orders")
+    table = lab.create_table(name)
+    put_items(table, "a", "poison", "c")
+    in_stream = stream_records(lab, name, 3)
+    broken = True
+
+    def fragile(event: dict[str, Any], context: Any) -> None:
+        if broken and "poison" in pks(event["Records"]):
+            raise ValueError("not yet")
+
+    trigger = make_trigger(name, fragile, batch_size=1)
+    assert trigger.config.maximum_retry_attempts == -1  # Lambda's default
+    runs = [trigger.run_until_idle() for _ in range(3)]
+    assert [[(pks(i.records), i.ok, i.attempt) for i in run] for run in runs] == [
+        [(["a"], True, 1), (["poison"], False, 1)],
+        [(["poison"], False, 2)],
+        [(["poison"], False, 3)],
+    ]
+    assert all(any("blocked" in n for n in inv.notes) for inv in trigger.invocations[1:])
+    assert all("blocked" in row for row in trigger.log()["Notes"].iloc[1:])
+    assert trigger.discards == []
+    (shard,) = trigger.reader.shards.values()
+    assert shard.checkpoint == seq(in_stream[0])
+
+    broken = False
+    assert [(pks(i.records), i.ok) for i in trigger.run_until_idle()] == [
+        (["poison"], True), (["c"], True)
+    ]
+    assert seqs(ok_records(trigger.invocations)) == seqs(in_stream)
+    assert shard.checkpoint == seq(in_stream[-1])
+
+
+# -- bisect_batch_on_function_error ----------------------------------------------------------
+def test_bisecting_lets_the_healthy_records_through_without_using_up_retries(
+    lab, table_name, make_trigger
+):
+    """Lambda DG, "Retaining discarded records for a DynamoDB event source in Lambda":
+    BisectBatchOnFunctionError "splits a failed batch into two smaller batches, isolating bad
+    records"; "Splitting batches doesn't consume the retry quota". With MaximumRetryAttempts 0,
+    a batch of four is split down to the poison record alone (3 invocations hold it), and only
+    that record is discarded."""
+    name = table_name("orders")
+    table = lab.create_table(name)
+    put_items(table, "a", "b", "poison", "d")
+    a, b, poison, d = stream_records(lab, name, 4)
+    trigger = make_trigger(
+        name, poison_pill, batch_size=4, maximum_retry_attempts=0,
+        bisect_batch_on_function_error=True,
+    )
+    invocations = trigger.run_until_idle()
+    failed = [i for i in invocations if not i.ok]
+    assert [len(i.records) for i in failed] == [4, 2, 1]
+    assert all("poison" in pks(i.records) for i in failed)
+    assert pks(ok_records(invocations)) == ["a", "b", "d"]
+    assert len(invocations) == 5  # 3 failed (4, 2, 1 records) + [a, b] + [d]
+    assert [(x.condition, x.sequence_numbers) for x in trigger.discards] == [
+        ("RetryAttemptsExhausted", (seq(poison),))
+    ]
+    (shard,) = trigger.reader.shards.values()
+    assert shard.checkpoint == seq(d)
+
+
+def test_without_bisecting_the_whole_batch_is_discarded(lab, table_name, make_trigger):
+    """Lambda DG, "Retaining discarded records for a DynamoDB event source in Lambda": without
+    splitting, the failed batch is retried as a whole and then discarded as a whole (the
+    counterpart of the test above)."""
+    name = table_name("orders")
+    table = lab.create_table(name)
+    put_items(table, "a", "b", "poison", "d")
+    in_stream = stream_records(lab, name, 4)
+    trigger = make_trigger(name, poison_pill, batch_size=4, maximum_retry_attempts=0)
+    invocations = trigger.run_until_idle()
+    assert [(pks(i.records), i.ok) for i in invocations] == [(["a", "b", "poison", "d"], False)]
+    assert [x.sequence_numbers for x in trigger.discards] == [tuple(seqs(in_stream))]
+    assert trigger.discards[0].document["DDBStreamBatchInfo"]["batchSize"] == 4
+
+
+# -- ReportBatchItemFailures -----------------------------------------------------------------
+def test_a_partial_batch_failure_resumes_from_the_lowest_failed_sequence_number(
+    lab, table_name, make_trigger
+):
+    """Lambda DG, "Configuring partial batch response with DynamoDB and Lambda": "If the
+    batchItemFailures array contains multiple items, Lambda uses the record with the lowest
+    sequence number as the checkpoint. Lambda then retries all records starting from that
+    checkpoint."""
+    name = table_name("orders")
+    table = lab.create_table(name)
+    put_items(table, "a", "b", "c", "d", "e")
+    in_stream = stream_records(lab, name, 5)
+    by_pk = {pk(r): seq(r) for r in in_stream}
+    calls: list[list[str]] = []
+
+    def reports_c_and_d(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        calls.append(pks(event["Records"]))
+        if len(calls) == 1:  # d listed before c: the lowest, not the first, counts
+            return {"batchItemFailures": [{"itemIdentifier": by_pk["d"]},
+                                          {"itemIdentifier": by_pk["c"]}]}
+        return {"batchItemFailures": []}
+
+    trigger = make_trigger(name, reports_c_and_d, function_response_types=RBIF)
+    invocations = trigger.run_until_idle()
+    assert calls == [["a", "b", "c", "d", "e"], ["c", "d", "e"]]
+    assert [i.outcome for i in invocations] == [labkit.Outcome.PARTIAL_FAILURE,
+                                               labkit.Outcome.SUCCESS]
+    assert per_key([r for i in invocations for r in i.records])[("a",)] == per_key(in_stream)[("a",)]
+    (shard,) = trigger.reader.shards.values()
+    assert shard.checkpoint == by_pk["e"]
+    assert trigger.run_until_idle() == []
+
+
+@pytest.mark.parametrize(
+    "response",
+    [None, {}, {"batchItemFailures": []}, {"batchItemFailures": None}],
+    ids=["null-response", "empty-response", "empty-list", "null-list"],
+)
+def test_an_empty_or_null_partial_response_is_a_complete_success(
+    lab, table_name, make_trigger, response
+):
+    """Lambda DG, "Configuring partial batch response with DynamoDB and Lambda": "Lambda treats
+    a batch as a complete success if you return ... An empty batchItemFailure list, A null
+    batchItemFailure list, An empty EventResponse, A null EventResponse"."""
+    name = table_name("orders")
+    table = lab.create_table(name)
+    put_items(table, "a", "b", "c")
+    in_stream = stream_records(lab, name, 3)
+    trigger = make_trigger(name, lambda event, context: response, function_response_types=RBIF)
+    invocations = trigger.run_until_idle()
+    assert [(pks(i.records), i.outcome) for i in invocations] == [
+        (["a", "b", "c"], labkit.Outcome.SUCCESS)
+    ]
+    (shard,) = trigger.reader.shards.values()
+    assert shard.checkpoint == seq(in_stream[-1])
+    assert trigger.run_until_idle() == []
+
+
+MALFORMED: dict[str, Callable[[str], Any]] = {
+    "empty-string-identifier": lambda s: {"batchItemFailures": [{"itemIdentifier": ""}]},
+    "null-identifier": lambda s: {"batchItemFailures": [{"itemIdentifier": None}]},
+    "bad-key-name": lambda s: {"batchItemFailures": [{"ItemIdentifier": s}]},
+    "missing-key": lambda s: {"batchItemFailures": [{}]},
+    "unknown-sequence-number": lambda s: {
+        "batchItemFailures": [{"itemIdentifier": "9" * 30}]
+    },
+}
+
+
+@pytest.mark.parametrize("malformed", list(MALFORMED.values()), ids=list(MALFORMED))
+def test_a_malformed_item_identifier_fails_the_whole_batch(
+    lab, table_name, make_trigger, malformed
+):
+    """Lambda DG, "Configuring partial batch response with DynamoDB and Lambda": "Lambda treats
+    a batch as a complete failure if you return ... An empty string itemIdentifier, A null
+    itemIdentifier, An itemIdentifier with a bad key name" and "retries failures based on your
+    retry strategy". (A sequence number that is in no record of the batch cannot be a
+    checkpoint either; labkit treats it as the same complete failure.)"""
+    name = table_name("orders")
+    table = lab.create_table(name)
+    put_items(table, "a", "b", "c")
+    in_stream = stream_records(lab, name, 3)
+    calls: list[list[str]] = []
+
+    def once_malformed(event: dict[str, Any], context: Any) -> Any:
+        calls.append(pks(event["Records"]))
+        return malformed(seq(in_stream[1])) if len(calls) == 1 else None
+
+    trigger = make_trigger(name, once_malformed, function_response_types=RBIF,
+                           maximum_retry_attempts=1)
+    invocations = trigger.run_until_idle()
+    assert calls == [["a", "b", "c"], ["a", "b", "c"]]  # the whole batch again
+    assert [i.outcome for i in invocations] == [labkit.Outcome.ERROR, labkit.Outcome.SUCCESS]
+    assert trigger.discards == []
+
+
+def test_batch_item_failures_are_ignored_unless_report_batch_item_failures_is_on(
+    lab, table_name, make_trigger
+):
+    """Lambda DG, "Configuring partial batch response with DynamoDB and Lambda": "Even when your
+    function code returns partial batch failure responses, these responses will not be
+    processed by Lambda unless the ReportBatchItemFailures feature is explicitly turned on"."""
+    name = table_name("orders")
+    table = lab.create_table(name)
+    put_items(table, "a", "b", "c")
+    in_stream = stream_records(lab, name, 3)
+
+    def reports_b(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return {"batchItemFailures": [{"itemIdentifier": seq(in_stream[1])}]}
+
+    trigger = make_trigger(name, reports_b)
+    invocations = trigger.run_until_idle()
+    assert [(pks(i.records), i.outcome) for i in invocations] == [
+        (["a", "b", "c"], labkit.Outcome.SUCCESS)
+    ]
+    assert trigger.run_until_idle() == []
+
+
+# -- maximum_record_age_in_seconds -----------------------------------------------------------
+def test_records_older_than_the_maximum_age_are_discarded_without_an_invocation(
+    lab, table_name, make_trigger
+):
+    """Lambda DG, "Lambda parameters for Amazon DynamoDB event source mappings" and "Using AWS
+    Lambda with Amazon DynamoDB": MaximumRecordAgeInSeconds is "the maximum age of a record
+    that Lambda sends to your function"; older records are discarded and their batch is
+    described to the on-failure destination ("Retaining discarded records"). No invocation was
+    made, so the document has no response context."""
+    name, failures = table_name("orders"), table_name("failures")
+    table = lab.create_table(name)
+    lab.create_table(failures, stream=None)
+    put_items(table, "a", "b", "c")
+    in_stream = stream_records(lab, name, 3)
+    seen: list[str] = []
+
+    def recorder(event: dict[str, Any], context: Any) -> None:
+        seen.extend(pks(event["Records"]))
+
+    trigger = make_trigger(
+        name, recorder, maximum_record_age_in_seconds=600,
+        destination_config={"OnFailure": {"Destination": failures}},
+    )
+    trigger.clock = lambda: time.time() + 3600  # an hour later: every record is too old
+    assert trigger.run_until_idle() == []
+    assert seen == []
+    (discard,) = trigger.discards
+    assert discard.condition == "RecordAgeExceeded"
+    assert discard.sequence_numbers == tuple(seqs(in_stream))
+    assert "responseContext" not in discard.document
+    assert discard.document["requestContext"]["condition"] == "RecordAgeExceeded"
+    info = discard.document["DDBStreamBatchInfo"]
+    assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (
+        seq(in_stream[0]), seq(in_stream[-1]), 3
+    )
+    (stored,) = destination_items(lab, failures)
+    assert without_key(stored) == discard.document
+
+    trigger.clock = time.time  # back to now: a fresh record is young enough
+    table.put_item(Item={"pk": "d"})
+    stream_records(lab, name, 4)
+    assert [pks(i.records) for i in trigger.run_until_idle()] == [["d"]]
+    assert seen == ["d"]
+
+
+def test_record_age_ends_the_retries_of_a_blocked_shard(lab, table_name, make_trigger):
+    """Lambda DG, "Retaining discarded records for a DynamoDB event source in Lambda": "If the
+    function is invoked but returns an error, Lambda retries until the records expire, exceed
+    the maximum age (MaximumRecordAgeInSeconds), or reach the configured retry quota"; then it
+    discards them and continues."""
+    name = table_name("orders")
+    table = lab.create_table(name)
+    put_items(table, "poison", "b")
+    poison, b = stream_records(lab, name, 2)
+    trigger = make_trigger(name, poison_pill, batch_size=1, maximum_record_age_in_seconds=600)
+    assert [(pks(i.records), i.ok) for i in trigger.run_until_idle()] == [(["poison"], False)]
+
+    trigger.clock = lambda: time.time() + 3600
+    assert trigger.run_until_idle() == []  # no further attempt at a record that is too old
+    assert [(x.condition, x.sequence_numbers) for x in trigger.discards] == [
+        ("RecordAgeExceeded", (seq(poison),)), ("RecordAgeExceeded", (seq(b),))
+    ]
+    trigger.clock = time.time
+    table.put_item(Item={"pk": "c"})
+    stream_records(lab, name, 3)
+    assert [(pks(i.records), i.ok) for i in trigger.run_until_idle()] == [(["c"], True)]
+
+
+# -- replay and the invocation log -----------------------------------------------------------
+def test_replay_delivers_exactly_the_records_a_failure_document_names(
+    lab, table_name, make_trigger
+):
+    """Lambda DG, "Retaining discarded records for a DynamoDB event source in Lambda": "You can
+    use this information to retrieve the affected records from the stream ... The actual
+    records aren't included, so you must process this record and retrieve them from the stream
+    before they expire"."""
+    name, failures = table_name("orders"), table_name("failures")
+    table = lab.create_table(name)
+    lab.create_table(failures, stream=None)
+    put_items(table, "a", "poison", "c", "d")
+    in_stream = stream_records(lab, name, 4)
+    trigger = make_trigger(
+        name, poison_pill, batch_size=3, maximum_retry_attempts=0,
+        destination_config={"OnFailure": {"Destination": failures}},
+    )
+    trigger.run_until_idle()
+    (discard,) = trigger.discards
+    assert discard.sequence_numbers == tuple(seqs(in_stream[:3]))
+    (shard,) = trigger.reader.shards.values()
+    checkpoint = shard.checkpoint
+    assert checkpoint == seq(in_stream[-1])
+    repaired: list[list[str]] = []
+
+    def repair(event: dict[str, Any], context: Any) -> None:
+        repaired.append(pks(event["Records"]))
+
+    (stored,) = destination_items(lab, failures)  # as read back from the destination
+    for document in (stored, discard.document):
+        replay = trigger.replay(document, handler=repair)
+        assert replay.ok and "replay" in replay.notes
+        assert replay.sequence_numbers == list(discard.sequence_numbers)
+        assert per_key(replay.records) == per_key(in_stream[:3])
+    assert repaired == [["a", "poison", "c"], ["a", "poison", "c"]]
+    assert shard.checkpoint == checkpoint  # a repair, not progress
+    assert trigger.run_until_idle() == []
+
+
+def test_the_invocation_log_has_a_row_per_invocation_and_discard(lab, table_name, make_trigger):
+    """Lambda DG, "Retaining discarded records for a DynamoDB event source in Lambda" and
+    "Using AWS Lambda with Amazon DynamoDB": each attempt is an invocation and each discarded
+    batch is reported (here as a row of the log, with its condition)."""
+    name = table_name("orders")
+    table = lab.create_table(name)
+    put_items(table, "a", "poison", "c")
+    stream_records(lab, name, 3)
+    trigger = make_trigger(name, poison_pill, batch_size=1, maximum_retry_attempts=1)
+    invocations = trigger.run_until_idle()
+    log = trigger.log()
+    assert isinstance(log, pd.DataFrame)
+    assert len(log) == len(invocations) + len(trigger.discards) == 5
+    assert list(log["Outcome"]) == [
+        "success", "error", "error", "discarded (RetryAttemptsExhausted), dropped", "success"
+    ]
+    assert list(log["Records"]) == [1, 1, 1, 1, 1]
+    assert "ValueError: cannot process poison" in log["Notes"].iloc[1]
+
+
+# -- tumbling windows ------------------------------------------------------------------------
+WINDOW = 60
+
+
+def counting(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Aggregates per window: how many records, and which keys, in order."""
+    state = dict(event["state"])
+    state["count"] = state.get("count", 0) + len(event["Records"])
+    state["keys"] = [*state.get("keys", []), *pks(event["Records"])]
+    return {"state": state}
+
+
+def test_tumbling_windows_carry_state_and_end_with_a_final_invocation(
+    lab, table_name, make_trigger
+):
+    """Lambda DG, "Implementing stateful DynamoDB stream processing in Lambda": the event has
+    window {start, end}, state, shardId, eventSourceARN, isFinalInvokeForWindow and
+    isWindowTerminatedEarly; each invocation gets the state the previous one returned; window
+    boundaries come from the records' approximate creation time; "At the end of the window, the
+    flag isFinalInvokeForWindow is set to true". (DynamoDB Local rounds ApproximateCreationDateTime
+    down to the minute, so the records' windows are computed from what the stream says.)"""
+    name = table_name("orders")
+    table = lab.create_table(name)
+    put_items(table, "a", "b", "c", "d", "e")
+    in_stream = stream_records(lab, name, 5)
+    trigger = make_trigger(name, counting, batch_size=2, tumbling_window_in_seconds=WINDOW)
+    invocations = trigger.run_until_idle()
+    trigger.clock = lambda: time.time() + 2 * WINDOW  # every window has ended by now
+    invocations += trigger.run_until_idle()
+
+    def window_of(record: dict[str, Any]) -> float:
+        return created(record) - created(record) % WINDOW
+
+    expected: dict[float, list[str]] = defaultdict(list)
+    for record in in_stream:
+        expected[window_of(record)].append(pk(record))
+
+    keys = {"Records", "window", "state", "shardId", "eventSourceARN", "isFinalInvokeForWindow",
+            "isWindowTerminatedEarly"}
+    last_state: dict[float, dict[str, Any]] = {}
+    finals: dict[float, dict[str, Any]] = {}
+    for inv in invocations:
+        event = inv.event
+        assert set(event) == keys and inv.ok
+        start, end = iso_epoch(event["window"]["start"]), iso_epoch(event["window"]["end"])
+        assert start % WINDOW == 0 and end == start + WINDOW
+        assert event["shardId"] == inv.shard_id
+        assert event["eventSourceARN"] == lab.stream_arn(name)
+        assert event["isWindowTerminatedEarly"] is False
+        assert start not in finals  # nothing of a window after its final invocation
+        assert event["state"] == last_state.get(start, {})
+        if event["isFinalInvokeForWindow"]:
+            assert event["Records"] == []
+            finals[start] = event["state"]
+        else:
+            assert all(window_of(r) == start for r in event["Records"])
+            last_state[start] = inv.result["state"]
+    assert {s: f["keys"] for s, f in finals.items()} == dict(expected)
+    assert {s: f["count"] for s, f in finals.items()} == {s: len(k) for s, k in expected.items()}
+    assert seqs([r for i in invocations for r in i.records]) == seqs(in_stream)
+    assert trigger.run_until_idle() == []
+
+
+def test_with_a_tumbling_window_a_response_without_state_fails_the_batch(
+    lab, table_name, make_trigger
+):
+    """Lambda DG, "Implementing stateful DynamoDB stream processing in Lambda": "your Lambda
+    function response must contain a state property. If the response does not contain a state
+    property, Lambda considers this a failed invocation"."""
+    name = table_name("orders")
+    table = lab.create_table(name)
+    put_items(table, "a")
+    (a,) = stream_records(lab, name, 1)
+
+    def forgets_state(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return {"batchItemFailures": []}
+
+    trigger = make_trigger(name, forgets_state, tumbling_window_in_seconds=WINDOW,
+                           maximum_retry_attempts=1)
+    invocations = [i for i in trigger.run_until_idle() if i.records]
+    assert [(pks(i.records), i.outcome) for i in invocations] == [
+        (["a"], labkit.Outcome.ERROR), (["a"], labkit.Outcome.ERROR)
+    ]
+    assert [(x.condition, x.sequence_numbers) for x in trigger.discards] == [
+        ("RetryAttemptsExhausted", (seq(a),))
+    ]
+
+
+# -- parallelization_factor ------------------------------------------------------------------
+def test_parallel_lanes_deliver_every_record_once_in_order_per_item(
+    lab, table_name, make_trigger
+):
+    """Lambda DG, "Using AWS Lambda with Amazon DynamoDB": with ParallelizationFactor "Lambda can
+    process up to 10 batches in each shard simultaneously" and "still ensures in-order
+    processing at the item (partition and sort key) level"."""
+    name = table_name("orders")
+    table = lab.create_table(name)
+    items = [f"item-{n:02}" for n in range(16)]
+    for version in range(3):
+        for item in items:
+            table.put_item(Item={"pk": item, "version": version})
+    in_stream = stream_records(lab, name, 48)
+    delivered: list[dict[str, Any]] = []
+    lock = threading.Lock()
+
+    def collect(event: dict[str, Any], context: Any) -> None:
+        with lock:
+            delivered.extend(event["Records"])
+
+    trigger = make_trigger(name, collect, batch_size=4, parallelization_factor=4)
+    invocations = trigger.run_until_idle()
+    assert sorted(seqs(delivered)) == sorted(seqs(in_stream))  # every record...
+    assert len(set(seqs(delivered))) == len(in_stream)  # ...once
+    assert per_key(delivered) == per_key(in_stream)  # each item's changes in order
+    lanes_of_item: dict[str, set[int]] = defaultdict(set)
+    for inv in invocations:
+        assert len(inv.records) <= 4
+        for record in inv.records:
+            lanes_of_item[pk(record)].add(inv.lane)
+    assert all(len(lanes) == 1 for lanes in lanes_of_item.values())  # an item keeps its lane
+    assert len({inv.lane for inv in invocations}) > 1  # the shard was processed on several
+    assert {Decimal(v) for v in (0, 1, 2)} == {
+        r["dynamodb"]["NewImage"]["version"]["N"] and Decimal(r["dynamodb"]["NewImage"]["version"]["N"])
+        for r in delivered
+    }
+    assert trigger.run_until_idle() == []
