@@ -28,25 +28,24 @@ event source mappings", "Retaining discarded records", "Configuring partial batc
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import json
 import threading
 import time
 import traceback
-import uuid
 import zlib
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from ._capture import captured_output
 from ._checkpoints import CheckpointStore, MemoryCheckpoints
-from ._display import LabTable, lab_table
+from ._display import LabTable
 from ._errors import TriggerError
 from ._events import LambdaContext, lambda_record
+from ._failures import failure_document, iso_utc, store_failure_document
+from ._invocations import Discard, Invocation, Outcome, invocation_log
 from ._normalize import normalize_record
 from ._options import TriggerConfig
 from ._stream import ShardState, StreamReader
@@ -55,74 +54,6 @@ __all__ = ["Discard", "Invocation", "Outcome", "Trigger"]
 
 Handler = Callable[[dict[str, Any], LambdaContext], Any]
 _MAX_STATE_BYTES = 1024 * 1024  # tumbling-window state per shard, as on AWS
-
-
-class Outcome(StrEnum):
-    """How an invocation ended, as the invocation log shows it."""
-
-    SUCCESS = "success"
-    ERROR = "error"
-    PARTIAL_FAILURE = "partial failure"
-
-
-@dataclass(frozen=True)
-class Invocation:
-    """One call of the handler: the event it got, what it returned or raised, and its log.
-
-    Introduced in notebooks/01-stream-processing-flow.ipynb.
-    """
-
-    number: int
-    shard_id: str
-    event: dict[str, Any]
-    request_id: str
-    result: Any = None
-    error: str | None = None
-    logs: tuple[str, ...] = ()
-    duration_ms: float = 0.0
-    attempt: int = 1
-    outcome: Outcome = Outcome.SUCCESS
-    notes: tuple[str, ...] = ()
-    lane: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome is Outcome.SUCCESS
-
-    @property
-    def records(self) -> list[dict[str, Any]]:
-        return list(self.event["Records"])
-
-    @property
-    def event_names(self) -> list[str]:
-        return [r["eventName"] for r in self.event["Records"]]
-
-    @property
-    def sequence_numbers(self) -> list[str]:
-        return [r["dynamodb"]["SequenceNumber"] for r in self.event["Records"]]
-
-    def __repr__(self) -> str:
-        outcome = "ok" if self.ok else f"{self.outcome.value}: {self.error!r}"
-        return (
-            f"Invocation(#{self.number}, {len(self.records)} record(s) "
-            f"{self.event_names}, {outcome}, logs={list(self.logs)})"
-        )
-
-
-@dataclass(frozen=True)
-class Discard:
-    """Records given up on (retries or record age ran out), and the failure document for them.
-
-    ``document`` has the shape AWS sends to an SQS or SNS on-failure destination.
-
-    Introduced in notebooks/08-when-processing-fails.ipynb.
-    """
-
-    shard_id: str
-    condition: str  # "RetryAttemptsExhausted" or "RecordAgeExceeded"
-    sequence_numbers: tuple[str, ...]
-    document: dict[str, Any]
-    destination: str | None
 
 
 @dataclass
@@ -163,10 +94,6 @@ class _ShardWork:
     entries: deque[_Entry] = field(default_factory=deque)  # in stream order, until committed
     lanes: list[_Lane] = field(default_factory=list)
     exhausted: bool = False  # the shard has no more records for now
-
-
-def _iso(epoch: float) -> str:
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _key_of(record: dict[str, Any]) -> str:
@@ -247,52 +174,7 @@ class Trigger:
 
         Introduced in notebooks/08-when-processing-fails.ipynb.
         """
-        rows = []
-        for entry in list(self._log):
-            if isinstance(entry, Invocation):
-                seqs = entry.sequence_numbers
-                rows.append(
-                    {
-                        "Invocation": entry.number,
-                        "Shard": entry.shard_id[-8:],
-                        "Records": len(seqs),
-                        "Sequence range": f"{seqs[0]}..{seqs[-1]}"
-                        if seqs
-                        else "(final window call)",
-                        "Attempt": entry.attempt,
-                        "Outcome": entry.outcome.value,
-                        "Duration (ms)": round(entry.duration_ms, 1),
-                        "Notes": "; ".join((*entry.notes, *([entry.error] if entry.error else []))),
-                    }
-                )
-            else:
-                seqs = list(entry.sequence_numbers)
-                where = f"sent to {entry.destination}" if entry.destination else "dropped"
-                rows.append(
-                    {
-                        "Invocation": "",
-                        "Shard": entry.shard_id[-8:],
-                        "Records": len(seqs),
-                        "Sequence range": f"{seqs[0]}..{seqs[-1]}",
-                        "Attempt": "",
-                        "Outcome": f"discarded ({entry.condition}), {where}",
-                        "Duration (ms)": "",
-                        "Notes": "",
-                    }
-                )
-        return lab_table(
-            rows,
-            [
-                "Invocation",
-                "Shard",
-                "Records",
-                "Sequence range",
-                "Attempt",
-                "Outcome",
-                "Duration (ms)",
-                "Notes",
-            ],
-        )
+        return invocation_log(list(self._log))
 
     def esm_config(
         self, function_name: str | None = None, *, destination_arn: str | None = None
@@ -403,8 +285,8 @@ class Trigger:
             event.update(
                 {
                     "window": {
-                        "start": _iso(batch.window_start),
-                        "end": _iso(batch.window_start + size),
+                        "start": iso_utc(batch.window_start),
+                        "end": iso_utc(batch.window_start + size),
                     },
                     "state": json.loads(json.dumps(lane.state)),
                     "shardId": shard_id,
@@ -602,34 +484,20 @@ class Trigger:
         pending: bool = True,
     ) -> None:
         entries = batch.entries
-        document: dict[str, Any] = {
-            "requestContext": {
-                "requestId": invocation.request_id if invocation else str(uuid.uuid4()),
-                "functionArn": f"arn:aws:lambda:{self.region}:000000000000:function:"
-                f"{self.function_name}",
-                "condition": condition,
-                "approximateInvokeCount": batch.failures,
-            },
-            "version": "1.0",
-            "timestamp": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-            "DDBStreamBatchInfo": {
-                "shardId": work.shard.shard_id,
-                "startSequenceNumber": entries[0].sequence_number,
-                "endSequenceNumber": entries[-1].sequence_number,
-                "approximateArrivalOfFirstRecord": _iso(entries[0].created),
-                "approximateArrivalOfLastRecord": _iso(entries[-1].created),
-                "batchSize": len(entries),
-                "streamArn": self.stream_arn,
-            },
-        }
-        if invocation is not None:  # records discarded before any invocation have none
-            document["responseContext"] = {"statusCode": 200, "executedVersion": "$LATEST"}
-            if invocation.outcome is Outcome.ERROR:
-                document["responseContext"]["functionError"] = "Unhandled"
+        document = failure_document(
+            condition=condition,
+            function_arn=f"arn:aws:lambda:{self.region}:000000000000:function:{self.function_name}",
+            invocation=invocation,
+            invoke_count=batch.failures,
+            shard_id=work.shard.shard_id,
+            sequence_numbers=[e.sequence_number for e in entries],
+            created=[e.created for e in entries],
+            stream_arn=self.stream_arn,
+        )
         name = None
         if self.destination is not None:
             name = self.destination.table_name
-            self._store_document(document)
+            store_failure_document(self.destination, document)
         discard = Discard(
             work.shard.shard_id,
             condition,
@@ -645,18 +513,6 @@ class Trigger:
         if pending:
             lane.pending.popleft()
         self._commit(work)
-
-    def _store_document(self, document: dict[str, Any]) -> None:
-        keys = [k["AttributeName"] for k in self.destination.key_schema]
-        info = document["DDBStreamBatchInfo"]
-        item: dict[str, Any] = json.loads(json.dumps(document))
-        item[keys[0]] = (
-            f"{info['shardId']}:{info['startSequenceNumber']}:"
-            f"{document['requestContext']['requestId']}"
-        )
-        if len(keys) > 1:
-            item[keys[1]] = document["timestamp"]
-        self.destination.put_item(Item=item)
 
     # -- running --------------------------------------------------------------------------
     def _pass(self, *, live: bool, blocked: set[tuple[str, int]]) -> bool:
