@@ -63,6 +63,7 @@ class StreamReader:
         self.starting_position = StartingPosition(starting_position)
         self.checkpoints: CheckpointStore = checkpoints or MemoryCheckpoints()
         self.shards: dict[str, ShardState] = {}
+        self.notices: list[str] = []  # things a learner must be told (trimmed records)
         self.refresh()
         if self.starting_position is StartingPosition.LATEST:
             # LATEST means "after what is there now". Rather than hold a LATEST iterator (which
@@ -148,9 +149,25 @@ class StreamReader:
             if exc.response["Error"]["Code"] not in _RETRY_WITH_NEW_ITERATOR:
                 raise
             shard.iterator = self._fresh_iterator(shard)
-            resp = self.streams.get_records(
-                ShardIterator=shard.iterator, Limit=min(limit, _GET_RECORDS_MAX)
-            )
+            try:
+                resp = self.streams.get_records(
+                    ShardIterator=shard.iterator, Limit=min(limit, _GET_RECORDS_MAX)
+                )
+            except ClientError as again:
+                if again.response["Error"]["Code"] != "TrimmedDataAccessException":
+                    raise
+                # Really trimmed: the records after the checkpoint are gone (older than 24 h).
+                # Say so, and go on from the oldest record still there.
+                self.notices.append(
+                    f"Records of shard {shard.shard_id} after sequence number "
+                    f"{shard.checkpoint or shard.retry_from or '(start)'} were trimmed from the "
+                    "stream before they were processed; continuing from the oldest record "
+                    "still there (TRIM_HORIZON)."
+                )
+                shard.iterator = self._iterator(shard.shard_id, "TRIM_HORIZON")
+                resp = self.streams.get_records(
+                    ShardIterator=shard.iterator, Limit=min(limit, _GET_RECORDS_MAX)
+                )
         records: list[dict[str, Any]] = resp.get("Records", [])
         shard.iterator = resp.get("NextShardIterator")
         if shard.iterator is None:  # a closed shard read to its end

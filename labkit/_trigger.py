@@ -209,8 +209,10 @@ class Trigger:
                 work.exhausted = True
                 break
             now = self.clock()
+            notices, self._reader.notices[:] = tuple(self._reader.notices), []
             for rec in raw:
                 shaped, notes = normalize_record(lambda_record(rec, self.stream_arn))
+                notes, notices = (*notices, *notes), ()  # a trim notice goes on the next record
                 created = float(shaped["dynamodb"].get("ApproximateCreationDateTime", now))
                 entry = _Entry(
                     shaped,
