@@ -317,13 +317,15 @@ class Lab:
         tumbling_window_in_seconds: int = 0,
         parallelization_factor: int = 1,
         checkpoint_table: str | None = None,
+        function_name: str | None = None,
     ) -> Trigger:
         """Attach ``handler`` to the table's stream, as a Lambda event source mapping would.
 
         The options are Lambda's, with its defaults and ranges (see ``TriggerConfig``).
         ``checkpoint_table`` keeps the checkpoints in a DynamoDB table of that name (created if
         missing), so that a trigger made again, even in another process, resumes after the
-        last record completed.
+        last record completed. ``function_name`` names the function (in its context, and as
+        the consumer in the checkpoint table); it defaults to the handler's ``__name__``.
 
         Introduced in notebooks/01-stream-processing-flow.ipynb.
         """
@@ -357,7 +359,7 @@ class Lab:
             checkpoints = TableCheckpoints(
                 self.dynamodb,
                 checkpoint_table,
-                consumer=getattr(handler, "__name__", "handler"),
+                consumer=function_name or getattr(handler, "__name__", "handler"),
                 stream_arn=stream_arn,
             )
         trigger = Trigger(
@@ -369,6 +371,7 @@ class Lab:
             region=self.region,
             destination=destination,
             checkpoints=checkpoints,
+            function_name=function_name,
         )
         self.triggers.append(trigger)
         return trigger

@@ -188,6 +188,13 @@ class TriggerConfig:
             kwargs["FilterCriteria"] = self.filter_criteria
         if self.tumbling_window_in_seconds:
             kwargs["TumblingWindowInSeconds"] = self.tumbling_window_in_seconds
+        if self.destination is None and destination_arn is not None:
+            raise InvalidTriggerOptionError(
+                f"destination_arn={destination_arn!r} was given, but this trigger has no "
+                "destination_config, so there is nothing to send there.",
+                "make the trigger with destination_config={'OnFailure': {'Destination': ...}}, "
+                "or leave destination_arn out.",
+            )
         if self.destination is not None:
             if destination_arn is None:
                 raise InvalidTriggerOptionError(

@@ -122,6 +122,7 @@ class Trigger:
         destination: Any = None,
         checkpoints: CheckpointStore | None = None,
         clock: Callable[[], float] = time.time,
+        function_name: str | None = None,
     ) -> None:
         if not callable(handler):
             raise TriggerError(
@@ -134,12 +135,13 @@ class Trigger:
         self.config = config
         self.streams = streams
         self.region = region
-        self.function_name = getattr(handler, "__name__", "handler")
+        self.function_name = function_name or getattr(handler, "__name__", "handler")
         self.destination = destination  # boto3 Table of the on-failure destination, or None
         self.checkpoints: CheckpointStore = checkpoints or MemoryCheckpoints()
         self.clock = clock
         self.invocations: list[Invocation] = []
         self.discards: list[Discard] = []
+        self.poller_errors: list[str] = []  # what went wrong in background polling
         self.closed = False
         self._log: list[Invocation | Discard] = []
         self._lock = threading.RLock()
@@ -158,7 +160,13 @@ class Trigger:
             f"<Trigger {state}: {self.table_name} stream -> {self.function_name}, "
             f"batch_size={self.config.batch_size}, "
             f"starting_position={self.config.starting_position!r}, "
-            f"{len(self.invocations)} invocation(s) so far>"
+            f"{len(self.invocations)} invocation(s) so far"
+            + (
+                f", {len(self.poller_errors)} poller error(s): see trigger.poller_errors"
+                if self.poller_errors
+                else ""
+            )
+            + ">"
         )
 
     @property
@@ -355,7 +363,8 @@ class Trigger:
         return (Outcome.PARTIAL_FAILURE, f"{len(failed)} item(s) reported failed", min(failed))
 
     def _attempt(self, work: _ShardWork, lane: _Lane, *, live: bool) -> str:
-        """One step on a lane: 'idle', 'progress', or 'retry' (the same batch failed)."""
+        """One step on a lane: 'idle', 'progress', 'retry' (the same batch failed and may be
+        retried at once) or 'blocked' (it failed and must wait for the next run or poll)."""
         batch = self._next_batch(lane, live=live)
         if batch is None:
             return "idle"
@@ -386,6 +395,14 @@ class Trigger:
             self._finish(work, lane, batch, batch.entries, result)
             return "progress"
         batch.failures += 1
+        if batch.final:
+            # "If invocation is unsuccessful, your Lambda function suspends further processing
+            # until a successful invocation" (stateful DynamoDB stream processing): the final
+            # call of a window is retried with the same state, never discarded.
+            self._note(
+                invocation, "final window call failed: processing is suspended until it succeeds"
+            )
+            return "blocked"
         if outcome is Outcome.PARTIAL_FAILURE and good:
             # checkpoint before the lowest failed record; retry from there (progress was made)
             self._finish(work, lane, batch, batch.entries[:good], None, keep=True)
@@ -547,8 +564,8 @@ class Trigger:
                 step = self._attempt(work, lane, live=live)
                 if step == "idle":
                     return outcome
-                if step == "retry" and not retry_now:
-                    return "retry"  # unlimited retries: one attempt per run or poll
+                if step == "blocked" or (step == "retry" and not retry_now):
+                    return "retry"  # one attempt per run or poll, then wait
                 outcome = "progress"
 
         if len(lanes) <= 1:
@@ -609,8 +626,11 @@ class Trigger:
                 blocked: set[tuple[str, int]] = set()
                 try:
                     moved = self._pass(live=True, blocked=blocked)
-                except Exception:  # keep polling: a passing DynamoDB Local hiccup
+                except Exception as exc:  # keep polling, but never silently
                     moved = False
+                    message = f"{type(exc).__name__}: {exc}"
+                    if not self.poller_errors or self.poller_errors[-1] != message:
+                        self.poller_errors.append(message)
                 pause = 0.0 if moved and not blocked else min(max(pause * 2, 0.001), idle_sleep)
                 if pause:
                     self._stop.wait(pause)

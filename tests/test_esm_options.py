@@ -10,14 +10,15 @@ whose message names the option.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import botocore.session
 import pytest
-from _esm import names_option, pk, pks, put_items, seq, seqs, stream_records, trigger_factory
-from _streamcheck import per_key
+from _esm import names_option, pks, put_items, seq, seqs, stream_records, trigger_factory
+from _streamcheck import POLL_TIMEOUT_S, per_key
 from botocore.exceptions import ParamValidationError
 from botocore.validate import validate_parameters
 
@@ -127,7 +128,9 @@ def test_a_destination_table_that_does_not_exist_is_refused(lab, options_table, 
     missing = table_name("no-such-failures")
     before = list(lab.triggers)
     with pytest.raises(labkit.TriggerError) as caught:
-        lab.trigger(options_table, ignore, destination_config={"OnFailure": {"Destination": missing}})
+        lab.trigger(
+            options_table, ignore, destination_config={"OnFailure": {"Destination": missing}}
+        )
     assert missing in str(caught.value)
     assert lab.triggers == before
 
@@ -178,8 +181,70 @@ def test_batch_size_caps_every_event_and_records_arrive_in_sequence_order(
     assert [int(s) for s in seqs(delivered)] == sorted(int(s) for s in seqs(delivered))
 
 
+def test_the_batching_window_gathers_records_until_the_batch_is_full_or_the_window_ends(
+    lab, table_name, make_trigger
+):
+    """Lambda DG, "Using AWS Lambda with Amazon DynamoDB": with a batching window, "Before
+    invoking the function, Lambda continues to read records from the event source until it has
+    gathered a full batch, the batching window expires, or the batch reaches the payload limit".
+    The background poller is observed through its reads (it polls the real stream); the clock is
+    frozen, then moved past the window, so nothing depends on how fast the machine is."""
+    name = table_name("orders")
+    table = lab.create_table(name)
+    trigger = make_trigger(name, ignore, batch_size=3, maximum_batching_window_in_seconds=300)
+    frozen = time.time()
+    trigger.clock = lambda: frozen
+    read_counts: list[int] = []
+    real_read = trigger.reader.read
+
+    def counted_read(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        records = real_read(*args, **kwargs)
+        read_counts.append(len(records))
+        return records
+
+    trigger.reader.read = counted_read  # type: ignore[method-assign]
+
+    def polled_after(count: int, more: int) -> bool:
+        """Wait (bounded) until ``count`` records were read and ``more`` polls followed."""
+        deadline = time.monotonic() + POLL_TIMEOUT_S
+        while time.monotonic() < deadline:
+            seen, polls = 0, 0
+            for n in list(read_counts):
+                if seen >= count:
+                    polls += 1
+                seen += n
+            if seen >= count and polls >= more:
+                return True
+            time.sleep(0.01)
+        return False
+
+    def invoked(count: int) -> list[labkit.Invocation]:
+        deadline = time.monotonic() + POLL_TIMEOUT_S
+        while len(trigger.invocations) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return list(trigger.invocations)
+
+    trigger.start(idle_sleep=0.01)
+    try:
+        put_items(table, "a", "b")
+        assert polled_after(2, more=5)
+        assert trigger.invocations == []  # two records, window open: still gathering
+        put_items(table, "c")
+        assert [pks(i.records) for i in invoked(1)] == [["a", "b", "c"]]  # a full batch
+
+        put_items(table, "d")
+        assert polled_after(4, more=5)
+        assert len(trigger.invocations) == 1
+        trigger.clock = lambda: frozen + 301  # the window has expired
+        assert [pks(i.records) for i in invoked(2)] == [["a", "b", "c"], ["d"]]
+    finally:
+        trigger.stop()
+    assert not trigger.running
+
+
 # -- filtering -------------------------------------------------------------------------------
-PAID = {"Filters": [{"Pattern": json.dumps({"dynamodb": {"NewImage": {"status": {"S": ["paid"]}}}})}]}
+PAID_PATTERN = {"dynamodb": {"NewImage": {"status": {"S": ["paid"]}}}}
+PAID = {"Filters": [{"Pattern": json.dumps(PAID_PATTERN)}]}
 
 
 def test_filtered_records_are_never_delivered_but_checkpointed(lab, table_name, make_trigger):
@@ -239,8 +304,8 @@ def test_a_batch_of_only_filtered_records_invokes_nothing(lab, table_name, make_
 
 # -- esm_config() ----------------------------------------------------------------------------
 def _input_shape() -> Any:
-    session = botocore.session.get_session()
-    return session.get_service_model("lambda").operation_model("CreateEventSourceMapping").input_shape
+    model = botocore.session.get_session().get_service_model("lambda")
+    return model.operation_model("CreateEventSourceMapping").input_shape
 
 
 def _check_with_botocore(params: dict[str, Any]) -> None:
@@ -348,3 +413,60 @@ def test_esm_config_of_a_trigger_with_a_destination_needs_a_destination_arn(
     with pytest.raises(labkit.InvalidTriggerOptionError) as caught:
         trigger.esm_config()
     assert "destination_arn" in str(caught.value)
+
+
+def test_esm_config_refuses_a_destination_arn_the_trigger_has_no_use_for(
+    lab, table_name, make_trigger
+):
+    """A destination ARN only means something with destination_config: refusing it beats
+    silently dropping it (Lambda's DestinationConfig.OnFailure)."""
+    name = table_name("orders")
+    lab.create_table(name)
+    with pytest.raises(labkit.InvalidTriggerOptionError) as caught:
+        make_trigger(name, ignore).esm_config(destination_arn="arn:aws:sqs:us-east-1:1:q")
+    assert "destination_config" in str(caught.value)
+
+
+def test_function_name_separates_consumers_in_one_checkpoint_table(lab, table_name, make_trigger):
+    """Lambda keeps one position per event source mapping (per function): two lambdas on one
+    checkpoint table must not share a checkpoint because both are named '<lambda>'."""
+    name, store = table_name("orders"), table_name("leases")
+    table = lab.create_table(name)
+    put_items(table, "a", "b")
+    seen_first: list[str] = []
+    first = make_trigger(
+        name,
+        lambda e, c: seen_first.extend(pks(e["Records"])),
+        checkpoint_table=store,
+        function_name="first-function",
+    )
+    first.run_until_idle()
+    seen_second: list[str] = []
+    second = make_trigger(
+        name,
+        lambda e, c: seen_second.extend(pks(e["Records"])),
+        checkpoint_table=store,
+        function_name="second-function",
+    )
+    second.run_until_idle()
+    assert seen_first == seen_second == ["a", "b"]
+    assert second.function_name == "second-function"
+
+
+def test_errors_in_background_polling_are_kept_and_shown(lab, table_name, make_trigger):
+    """A background poller that hits an error keeps polling but never hides it."""
+    name = table_name("orders")
+    lab.create_table(name)
+    trigger = make_trigger(name, ignore)
+    trigger._reader.refresh = _boom  # the next poll fails before reading anything
+    trigger.start()
+    deadline = time.monotonic() + 10
+    while not trigger.poller_errors and time.monotonic() < deadline:
+        time.sleep(0.01)
+    trigger.stop()
+    assert trigger.poller_errors == ["RuntimeError: describe failed"]
+    assert "poller error" in repr(trigger)
+
+
+def _boom() -> None:
+    raise RuntimeError("describe failed")
