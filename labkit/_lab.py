@@ -47,6 +47,9 @@ __all__ = ["CREDENTIALS", "Lab", "running_lab", "start"]
 # them (a terminal, another notebook) sees the same tables even on a server without -sharedDb.
 CREDENTIALS = {"aws_access_key_id": "labkit", "aws_secret_access_key": "labkit"}
 REGION = "us-east-1"
+# On real AWS (opt-in: LABKIT_USE_AWS=1) every lab table is named with this prefix and tagged.
+AWS_TABLE_PREFIX = os.environ.get("LABKIT_TABLE_PREFIX", "labkit-")
+LAB_TAG = "labkit"
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 _KEY_TYPES = ("S", "N", "B")
 
@@ -98,11 +101,23 @@ class Lab:
     Introduced in notebooks/00-setup-check.ipynb.
     """
 
-    def __init__(self, endpoint_url: str, server: LocalServer | None = None) -> None:
+    def __init__(
+        self,
+        endpoint_url: str | None,
+        server: LocalServer | None = None,
+        *,
+        on_aws: bool = False,
+        session: boto3.Session | None = None,
+        prefix: str = AWS_TABLE_PREFIX,
+    ) -> None:
         self.endpoint_url = endpoint_url
         self.server = server
-        self.region = REGION
-        self.session = _isolated_session()
+        self.on_aws = on_aws
+        # On AWS every table name gets the lab prefix, so lesson code runs unchanged and the
+        # lab can never touch a table it did not make.
+        self.prefix = prefix if on_aws else ""
+        self.session = session or (boto3.Session() if on_aws else _isolated_session())
+        self.region = self.session.region_name or REGION
         config = Config(
             connect_timeout=5,
             read_timeout=30,
@@ -123,11 +138,20 @@ class Lab:
     def backend(self) -> str:
         if self.server is not None:
             return f"DynamoDB Local {self.server.jar.version} started by labkit (in memory)"
+        if self.on_aws:
+            return f"real AWS (region {self.region}, tables named {self.prefix}<name>)"
         return "external endpoint (LABKIT_ENDPOINT_URL)"
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "running"
-        return f"<Lab {state}: {self.backend} at {self.endpoint_url}>"
+        where = f" at {self.endpoint_url}" if self.endpoint_url else ""
+        return f"<Lab {state}: {self.backend}{where}>"
+
+    def name(self, table_name: str) -> str:
+        """The real name of a lab table: the name itself, or on AWS the lab prefix + name."""
+        if not self.prefix or table_name.startswith(self.prefix):
+            return table_name
+        return self.prefix + table_name
 
     def _repr_html_(self) -> str:
         tables = ", ".join(self.created_tables) or "none yet"
@@ -184,6 +208,7 @@ class Lab:
                 "of a-z, A-Z, 0-9, '_', '-' and '.'.",
                 "choose a name such as 'orders' or 'orders_processed'.",
             )
+        name = self.name(name)
         keys = [_KeySpec.parse(key, "key")]
         if sort_key is not None:
             keys.append(_KeySpec.parse(sort_key, "sort_key"))
@@ -206,6 +231,8 @@ class Lab:
                     f"pass one of {', '.join(views)}, or stream=None for a table without one.",
                 )
             params["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": str(stream)}
+        if self.on_aws:
+            params["Tags"] = [{"Key": LAB_TAG, "Value": "true"}]
         try:
             self.dynamodb.create_table(**params)
         except ClientError as exc:
@@ -237,11 +264,12 @@ class Lab:
     def table(self, name: str) -> Any:
         """The boto3 Table resource for ``name`` (the same object your Lambda code would use)."""
         self._check_open()
-        return self.resource.Table(name)
+        return self.resource.Table(self.name(name))
 
     def stream_arn(self, table_name: str) -> str:
         """The ARN of the table's latest stream, or StreamNotEnabledError."""
         self._check_open()
+        table_name = self.name(table_name)
         try:
             desc = self.dynamodb.describe_table(TableName=table_name)["Table"]
         except ClientError as exc:
@@ -282,6 +310,9 @@ class Lab:
     def reset(self) -> list[str]:
         """Close the triggers and delete the tables this lab created; returns their names.
 
+        Nothing else is ever deleted. On AWS a table is deleted only if it still carries the
+        lab's tag; otherwise reset stops with an error before deleting anything more.
+
         Introduced in notebooks/00-setup-check.ipynb.
         """
         self._check_open()
@@ -289,15 +320,50 @@ class Lab:
             trigger.close()
         self.triggers.clear()
         deleted: list[str] = []
-        for name in self.created_tables:
-            try:
-                self.dynamodb.delete_table(TableName=name)
+        for name in list(self.created_tables):
+            if self._delete(name):
                 deleted.append(name)
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-                    raise self._translate(exc, f"deleting table {name!r}") from exc
-        self.created_tables.clear()
+            self.created_tables.remove(name)
         return deleted
+
+    def delete_table(self, name: str) -> None:
+        """Delete one table this lab created (and only such a table).
+
+        Introduced in notebooks/00-setup-check.ipynb.
+        """
+        self._check_open()
+        real = self.name(name)
+        if real not in self.created_tables:
+            raise TableError(
+                f"Refusing to delete {real!r}: this lab did not create it, and labkit deletes "
+                "only the tables it created.",
+                "delete it yourself (console, AWS CLI or boto3) if you are sure, or pass the "
+                "name of a table made with lab.create_table().",
+            )
+        self._delete(real)
+        self.created_tables.remove(real)
+
+    def _delete(self, name: str) -> bool:
+        """Delete a created table; False if it was already gone."""
+        try:
+            if self.on_aws:
+                self._check_tag(name)
+            self.dynamodb.delete_table(TableName=name)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+                return False
+            raise self._translate(exc, f"deleting table {name!r}") from exc
+        return True
+
+    def _check_tag(self, name: str) -> None:
+        arn = self.dynamodb.describe_table(TableName=name)["Table"]["TableArn"]
+        tags = self.dynamodb.list_tags_of_resource(ResourceArn=arn).get("Tags", [])
+        if {"Key": LAB_TAG, "Value": "true"} not in tags:
+            raise TableError(
+                f"Refusing to delete {name!r}: it no longer carries the tag {LAB_TAG}=true that "
+                "labkit puts on the tables it creates, so it may not be the lab's table.",
+                "check the table in the AWS console; delete it yourself if it is the lab's.",
+            )
 
     # -- triggers -------------------------------------------------------------------------
     def trigger(
@@ -358,12 +424,12 @@ class Lab:
                 self._create_checkpoint_table(checkpoint_table)
             checkpoints = TableCheckpoints(
                 self.dynamodb,
-                checkpoint_table,
-                consumer=function_name or getattr(handler, "__name__", "handler"),
+                self.name(checkpoint_table),
+                consumer=str(function_name or getattr(handler, "__name__", "handler")),
                 stream_arn=stream_arn,
             )
         trigger = Trigger(
-            table_name,
+            self.name(table_name),
             stream_arn,
             handler,
             config,
@@ -378,7 +444,7 @@ class Lab:
 
     def _exists(self, table_name: str) -> bool:
         try:
-            self.dynamodb.describe_table(TableName=table_name)
+            self.dynamodb.describe_table(TableName=self.name(table_name))
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ResourceNotFoundException":
                 return False
@@ -386,6 +452,7 @@ class Lab:
         return True
 
     def _create_checkpoint_table(self, name: str) -> None:
+        name = self.name(name)
         try:
             self.dynamodb.create_table(
                 TableName=name,
@@ -432,13 +499,38 @@ def _external(url: str) -> Lab:
         )
     if parsed.hostname.endswith(".amazonaws.com"):
         raise BackendError(
-            f"LABKIT_ENDPOINT_URL={url!r} points at real AWS, which this version of the lab does "
-            "not use: its tables and credentials are for a local DynamoDB.",
-            "unset LABKIT_ENDPOINT_URL to use DynamoDB Local.",
+            f"LABKIT_ENDPOINT_URL={url!r} points at real AWS. labkit uses real AWS only when you "
+            "ask for it, and then with your own credentials and prefixed, tagged tables.",
+            "unset LABKIT_ENDPOINT_URL to use DynamoDB Local, or unset it and set "
+            "LABKIT_USE_AWS=1 to use your AWS account.",
         )
     lab = Lab(url.rstrip("/"))
     _ping(lab)
     return lab
+
+
+def _aws() -> Lab:
+    """A lab on the learner's real AWS account (opt-in: LABKIT_USE_AWS=1)."""
+    session = boto3.Session()
+    if not session.region_name:
+        raise BackendError(
+            "LABKIT_USE_AWS=1 asks for real AWS, but no AWS region is configured.",
+            "set AWS_REGION (for example `export AWS_REGION=eu-west-1`) or a region in your "
+            "AWS profile.",
+        )
+    if session.get_credentials() is None:
+        raise BackendError(
+            "LABKIT_USE_AWS=1 asks for real AWS, but no AWS credentials were found.",
+            "configure credentials (`aws configure` or AWS_PROFILE), or unset LABKIT_USE_AWS to "
+            "use DynamoDB Local.",
+        )
+    lab = Lab(None, on_aws=True, session=session)
+    _ping(lab)
+    return lab
+
+
+def _opted_into_aws() -> bool:
+    return os.environ.get("LABKIT_USE_AWS", "").strip().lower() in ("1", "true", "yes")
 
 
 def _launch(port: int | None) -> Lab:
@@ -470,18 +562,30 @@ def running_lab() -> Lab | None:
 def start(port: int | None = None) -> Lab:
     """Start (or return the running) lab.
 
-    Uses ``$LABKIT_ENDPOINT_URL`` if set; otherwise launches DynamoDB Local in memory on
-    ``port`` (or ``$LABKIT_PORT``, or a free port) on 127.0.0.1. A second call in the same
-    process returns the running lab.
+    Uses ``$LABKIT_ENDPOINT_URL`` if set; else real AWS if ``$LABKIT_USE_AWS=1`` (your own
+    credentials and region; tables named ``labkit-<name>`` and tagged); otherwise launches
+    DynamoDB Local in memory on ``port`` (or ``$LABKIT_PORT``, or a free port) on 127.0.0.1.
+    A second call in the same process returns the running lab; asking it for another port is
+    an error.
 
     Introduced in notebooks/00-setup-check.ipynb.
     """
     global _current
     with _lock:
         if _current is not None and not _current.closed:
+            running = _current.server.port if _current.server is not None else None
+            if port is not None and port != running:
+                raise BackendError(
+                    f"A lab is already running in this process ({_current.backend} at "
+                    f"{_current.endpoint_url}), so it cannot start again on port {port}.",
+                    "use the running lab (lk.start() without a port returns it), or close it "
+                    "first with lab.close().",
+                )
             return _current
         if url := os.environ.get("LABKIT_ENDPOINT_URL"):
             _current = _external(url)
+        elif _opted_into_aws():
+            _current = _aws()
         else:
             if port is None and (env_port := os.environ.get("LABKIT_PORT")):
                 if not env_port.isdigit() or not 0 < int(env_port) < 65536:

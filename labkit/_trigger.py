@@ -135,7 +135,7 @@ class Trigger:
         self.config = config
         self.streams = streams
         self.region = region
-        self.function_name = function_name or getattr(handler, "__name__", "handler")
+        self.function_name: str = str(function_name or getattr(handler, "__name__", "handler"))
         self.destination = destination  # boto3 Table of the on-failure destination, or None
         self.checkpoints: CheckpointStore = checkpoints or MemoryCheckpoints()
         self.clock = clock
