@@ -12,7 +12,7 @@ STAMP := $(VENV)/.labkit-installed
 # JupyterLab's port; empty means the first free one from 8888.
 JUPYTER_PORT ?=
 
-.PHONY: help setup lab test test-labkit test-notebooks doctor bench clean
+.PHONY: help setup lab test test-labkit test-notebooks soak doctor bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,6 +41,9 @@ test-labkit: setup ## Run labkit's own tests (against a real DynamoDB Local)
 test-notebooks: setup ## Re-execute every notebook and compare its outputs (nbval)
 	@$(BIN)/python -m pytest --nbval --nbval-current-env \
 		--nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider notebooks
+
+soak: setup ## Run the long reliability tests (5,000 writes, 20 SIGKILLs; about a minute)
+	@LABKIT_SOAK_KILLS=$${LABKIT_SOAK_KILLS:-20} $(BIN)/python -m pytest -m soak tests/reliability
 
 doctor: setup ## Check Python, Java, DynamoDB Local, the endpoint and the packages
 	@$(BIN)/python -m labkit doctor

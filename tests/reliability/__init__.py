@@ -1,0 +1,1 @@
+"""Reliability tests: labkit under stress (fixtures and the ``soak`` marker: conftest.py)."""
