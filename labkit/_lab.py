@@ -27,6 +27,7 @@ from ._errors import (
     BackendError,
     EndpointUnreachableError,
     InvalidTableNameError,
+    InvalidTriggerOptionError,
     LabError,
     PortInUseError,
     StreamNotEnabledError,
@@ -55,6 +56,46 @@ _KEY_TYPES = ("S", "N", "B")
 
 _lock = threading.Lock()
 _current: Lab | None = None
+
+
+def _check_name(name: object, role: str = "table name") -> str:
+    """A DynamoDB table name, or InvalidTableNameError saying what is wrong with it."""
+    if callable(name):
+        raise InvalidTableNameError(
+            f"The {role} is a function ({getattr(name, '__name__', name)!r}), not a table name.",
+            "pass the table's name first and the handler second: lab.trigger('orders', handler).",
+        )
+    if not isinstance(name, str) or not _TABLE_NAME.fullmatch(name):
+        raise InvalidTableNameError(
+            f"{name!r} is not a valid DynamoDB {role}: names are 3 to 255 characters of a-z, "
+            "A-Z, 0-9, '_', '-' and '.'.",
+            "choose a name such as 'orders' or 'orders_processed'.",
+        )
+    return name
+
+
+def _check_destination_name(config: object) -> None:
+    """The on-failure destination of a lab trigger is a lab table, not an ARN."""
+    try:
+        name = config["OnFailure"]["Destination"]  # type: ignore[index]
+    except (TypeError, KeyError):
+        return  # the shape is TriggerConfig's to check
+    if isinstance(name, str) and name.startswith("arn:"):
+        raise InvalidTriggerOptionError(
+            f"destination_config names {name!r}, an ARN; in the lab the on-failure destination "
+            "is a lab table that receives AWS's failure documents.",
+            "pass destination_config={'OnFailure': {'Destination': 'failures'}} with a table "
+            "made by lab.create_table; give the SQS or SNS ARN to "
+            "trigger.esm_config(destination_arn=...) for AWS.",
+        )
+    try:
+        _check_name(name, "destination_config Destination (a lab table name)")
+    except InvalidTableNameError as exc:
+        raise InvalidTriggerOptionError(
+            exc.what,
+            "name a lab table made with lab.create_table('failures', stream=None) in "
+            "destination_config={'OnFailure': {'Destination': 'failures'}}.",
+        ) from exc
 
 
 def _isolated_session() -> boto3.Session:
@@ -86,10 +127,10 @@ class _KeySpec:
             name, kind = key
         else:
             name, kind = "", ""
-        if not isinstance(name, str) or not name or kind not in _KEY_TYPES:
+        if not isinstance(name, str) or not 1 <= len(name) <= 255 or kind not in _KEY_TYPES:
             raise TableError(
-                f"The {role} {key!r} is not valid: a key is an attribute name, optionally with "
-                f"its type, one of {', '.join(_KEY_TYPES)}.",
+                f"The {role} {str(key)[:80]!r} is not valid: a key is an attribute name (1 to 255 "
+                f"characters), optionally with its type, one of {', '.join(_KEY_TYPES)}.",
                 f"pass {role}='pk' (a string key) or {role}=('pk', 'N') for a number key.",
             )
         return cls(name, kind)
@@ -202,16 +243,16 @@ class Lab:
         Introduced in notebooks/00-setup-check.ipynb.
         """
         self._check_open()
-        if not isinstance(name, str) or not _TABLE_NAME.match(name):
-            raise InvalidTableNameError(
-                f"{name!r} is not a valid DynamoDB table name: names are 3 to 255 characters "
-                "of a-z, A-Z, 0-9, '_', '-' and '.'.",
-                "choose a name such as 'orders' or 'orders_processed'.",
-            )
-        name = self.name(name)
+        name = self.name(_check_name(name))
         keys = [_KeySpec.parse(key, "key")]
         if sort_key is not None:
             keys.append(_KeySpec.parse(sort_key, "sort_key"))
+            if keys[1].name == keys[0].name:
+                raise TableError(
+                    f"sort_key and key are both named {keys[0].name!r}: a table's two key "
+                    "attributes must differ.",
+                    "rename the sort key (for example sort_key='sk'), or leave it out.",
+                )
         params: dict[str, Any] = {
             "TableName": name,
             "KeySchema": [
@@ -264,12 +305,12 @@ class Lab:
     def table(self, name: str) -> Any:
         """The boto3 Table resource for ``name`` (the same object your Lambda code would use)."""
         self._check_open()
-        return self.resource.Table(self.name(name))
+        return self.resource.Table(self.name(_check_name(name)))
 
     def stream_arn(self, table_name: str) -> str:
         """The ARN of the table's latest stream, or StreamNotEnabledError."""
         self._check_open()
-        table_name = self.name(table_name)
+        table_name = self.name(_check_name(table_name))
         try:
             desc = self.dynamodb.describe_table(TableName=table_name)["Table"]
         except ClientError as exc:
@@ -291,6 +332,11 @@ class Lab:
     def items(self, table_name: str) -> list[dict[str, Any]]:
         """Every item of a (small) table, as Python values, in key order."""
         table = self.table(table_name)
+        if not self._exists(table.table_name):
+            raise TableError(
+                f"There is no table named {table.table_name!r} on {self.endpoint_url or 'AWS'}.",
+                "create it first with lab.create_table(name).",
+            )
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"ConsistentRead": True}
         while True:
@@ -396,6 +442,11 @@ class Lab:
         Introduced in notebooks/01-stream-processing-flow.ipynb.
         """
         self._check_open()
+        _check_name(table_name, "table to trigger on")
+        if destination_config is not None:
+            _check_destination_name(destination_config)
+        if checkpoint_table is not None:
+            _check_name(checkpoint_table, "checkpoint_table name")
         config = TriggerConfig(
             batch_size=batch_size,
             starting_position=starting_position,
@@ -405,7 +456,7 @@ class Lab:
             maximum_record_age_in_seconds=maximum_record_age_in_seconds,
             bisect_batch_on_function_error=bisect_batch_on_function_error,
             destination_config=destination_config,
-            function_response_types=tuple(function_response_types or ()),
+            function_response_types=function_response_types,  # type: ignore[arg-type]
             tumbling_window_in_seconds=tumbling_window_in_seconds,
             parallelization_factor=parallelization_factor,
         )
@@ -478,25 +529,39 @@ class Lab:
 
 
 def _ping(lab: Lab) -> None:
+    """One quick ListTables: a few seconds at most, whatever the endpoint does."""
+    quick = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 1})
+    client = lab.session.client("dynamodb", endpoint_url=lab.endpoint_url, config=quick)
     try:
-        lab.dynamodb.list_tables(Limit=1)
+        client.list_tables(Limit=1)
     except (BotoCoreError, ClientError) as exc:
+        where = (
+            f"LABKIT_ENDPOINT_URL={lab.endpoint_url}"
+            if lab.server is None and lab.endpoint_url
+            else (lab.endpoint_url or "AWS")
+        )
         raise EndpointUnreachableError(
-            f"No DynamoDB answered at {lab.endpoint_url} ({exc}).",
+            f"No DynamoDB answered at {where} ({exc}).",
             "start your DynamoDB Local there (for docker: `docker run -p 8000:8000 "
-            "amazon/dynamodb-local`), correct LABKIT_ENDPOINT_URL, or unset it to let labkit "
-            "start DynamoDB Local itself.",
+            "amazon/dynamodb-local`), correct LABKIT_ENDPOINT_URL (like http://127.0.0.1:8000), "
+            "or unset it to let labkit start DynamoDB Local itself.",
             cause=exc,
         ) from exc
 
 
 def _external(url: str) -> Lab:
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+    url = url.strip()
+    try:
+        parsed = urlparse(url)
+        port = parsed.port  # raises ValueError for a port that is not a number or too large
+    except ValueError:
+        parsed, port = None, None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise EndpointUnreachableError(
-            f"LABKIT_ENDPOINT_URL={url!r} is not an http(s) URL.",
+            f"LABKIT_ENDPOINT_URL={url!r} is not an http(s) URL with a valid port.",
             "set it like http://127.0.0.1:8000, or unset it.",
         )
+    del port
     if parsed.hostname.endswith(".amazonaws.com"):
         raise BackendError(
             f"LABKIT_ENDPOINT_URL={url!r} points at real AWS. labkit uses real AWS only when you "
@@ -571,6 +636,13 @@ def start(port: int | None = None) -> Lab:
     Introduced in notebooks/00-setup-check.ipynb.
     """
     global _current
+    if port is not None and (
+        not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535
+    ):
+        raise BackendError(
+            f"port={port!r} is not a port number.",
+            "pass a whole number from 1024 to 65535, or leave port out to get a free one.",
+        )
     with _lock:
         if _current is not None and not _current.closed:
             running = _current.server.port if _current.server is not None else None
@@ -588,7 +660,7 @@ def start(port: int | None = None) -> Lab:
             _current = _aws()
         else:
             if port is None and (env_port := os.environ.get("LABKIT_PORT")):
-                if not env_port.isdigit() or not 0 < int(env_port) < 65536:
+                if not (env_port.isascii() and env_port.isdigit()) or not 0 < int(env_port) < 65536:
                     raise BackendError(
                         f"LABKIT_PORT={env_port!r} is not a port number.",
                         "set LABKIT_PORT to a number from 1024 to 65535, or unset it.",

@@ -123,7 +123,13 @@ class TriggerConfig:
                 "pass bisect_batch_on_function_error=True or False (default False).",
             )
         self._check_destination()
-        types = tuple(self.function_response_types or ())
+        raw = self.function_response_types
+        if raw is not None and not isinstance(raw, list | tuple):
+            raise InvalidTriggerOptionError(
+                f"function_response_types={raw!r} is not a list.",
+                f"pass function_response_types=[{REPORT_BATCH_ITEM_FAILURES!r}] or leave it out.",
+            )
+        types = tuple(raw or ())
         if any(t != REPORT_BATCH_ITEM_FAILURES for t in types) or len(set(types)) != len(types):
             raise InvalidTriggerOptionError(
                 f"function_response_types={self.function_response_types!r}: the only response "

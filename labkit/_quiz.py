@@ -200,6 +200,11 @@ def quiz(path: str | os.PathLike[str]) -> Quiz:
     relative to the project's ``notebooks/`` folder.
     Introduced in notebooks/01-stream-processing-flow.ipynb.
     """
+    if not isinstance(path, str | os.PathLike):
+        raise QuizError(
+            f"lk.quiz() needs the path of a quiz file, not {path!r}.",
+            'pass a path like "quizzes/01-stream-processing-flow.json".',
+        )
     candidates = [Path(path)]
     if not Path(path).is_absolute():
         candidates.append(NOTEBOOKS / path)

@@ -16,6 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ._checkpoints import CheckpointStore, MemoryCheckpoints
+from ._errors import StreamNotEnabledError
 
 __all__ = ["ShardState", "StartingPosition", "StreamReader"]
 
@@ -58,6 +59,17 @@ class StreamReader:
         *,
         checkpoints: CheckpointStore | None = None,
     ) -> None:
+        if not isinstance(stream_arn, str) or "/stream/" not in stream_arn:
+            raise StreamNotEnabledError(
+                f"{str(stream_arn)[:80]!r} is not a stream ARN.",
+                "pass the ARN of a table's stream: lk.StreamReader(lab.streams, "
+                "lab.stream_arn('orders')).",
+            )
+        if str(starting_position) not in StartingPosition.__members__:
+            raise StreamNotEnabledError(
+                f"starting_position={starting_position!r} is not TRIM_HORIZON or LATEST.",
+                "pass starting_position='TRIM_HORIZON' or 'LATEST'.",
+            )
         self.streams = streams
         self.stream_arn = stream_arn
         self.starting_position = StartingPosition(starting_position)

@@ -126,6 +126,14 @@ class Tracer:
     """
 
     def __init__(self, lab: Lab, trigger: Trigger, target: str | None = None) -> None:
+        if not isinstance(trigger, Trigger):
+            raise TraceError(
+                f"Tracer needs the trigger to run, not {str(trigger)[:60]!r}.",
+                "make one first: trigger = lab.trigger('orders', handler); then "
+                "lk.Tracer(lab, trigger, target='orders_processed').",
+            )
+        if target is not None:
+            lab.items(target)  # a TableError now, with its fix, if the table is missing
         self.lab = lab
         self.trigger = trigger
         self.target = target

@@ -28,6 +28,8 @@ event source mappings", "Retaining discarded records", "Configuring partial batc
 from __future__ import annotations
 
 import dataclasses
+import decimal
+import inspect
 import json
 import threading
 import time
@@ -100,6 +102,27 @@ def _key_of(record: dict[str, Any]) -> str:
     return json.dumps(record["dynamodb"].get("Keys", {}), sort_keys=True)
 
 
+class _Unmarshallable(Exception):
+    """The handler returned something Lambda could not turn into JSON."""
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):  # Lambda's runtime writes Decimals as numbers
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _marshal(result: Any) -> None:
+    """Fail as Lambda's runtime does when the response cannot be serialised to JSON."""
+    if inspect.iscoroutine(result) or inspect.isgenerator(result):
+        result.close()
+        raise _Unmarshallable(f"the handler returned a {type(result).__name__}: its body never ran")
+    try:
+        json.dumps(result, default=_json_default)
+    except (TypeError, ValueError) as exc:
+        raise _Unmarshallable(f"Unable to marshal response: {exc}") from exc
+
+
 class Trigger:
     """A handler attached to a table's stream, with every event-source-mapping option.
 
@@ -128,6 +151,14 @@ class Trigger:
             raise TriggerError(
                 f"The handler for {table_name!r} is {handler!r}, which cannot be called.",
                 "pass a function taking (event, context), like a Lambda handler.",
+            )
+        if inspect.iscoroutinefunction(handler) or inspect.isgeneratorfunction(handler):
+            kind = "an async function" if inspect.iscoroutinefunction(handler) else "a generator"
+            raise TriggerError(
+                f"The handler {getattr(handler, '__name__', handler)!r} is {kind}: calling it "
+                "would not run its body, so no record would really be processed.",
+                "write the handler as a plain `def handler(event, context):` that returns its "
+                "response, as Lambda's Python runtime expects.",
             )
         self.table_name = table_name
         self.stream_arn = stream_arn
@@ -298,7 +329,7 @@ class Trigger:
                         "start": iso_utc(batch.window_start),
                         "end": iso_utc(batch.window_start + size),
                     },
-                    "state": json.loads(json.dumps(lane.state)),
+                    "state": json.loads(json.dumps(lane.state, default=_json_default)),
                     "shardId": shard_id,
                     "eventSourceARN": self.stream_arn,
                     "isFinalInvokeForWindow": batch.final,
@@ -315,7 +346,11 @@ class Trigger:
         with captured_output() as logs:
             try:
                 result = self.handler(event, context)
-            except Exception as exc:  # the handler's failure is data, as in Lambda
+                _marshal(result)
+            except _Unmarshallable as exc:
+                error = f"Runtime.MarshalError: {exc}"
+                print(error)
+            except (Exception, SystemExit) as exc:  # the handler's failure is data, as in Lambda
                 error = f"{type(exc).__name__}: {exc}"
                 print(traceback.format_exc().rstrip())
         return result, error, logs, (time.perf_counter() - began) * 1000, context.aws_request_id
@@ -470,7 +505,7 @@ class Trigger:
             lane.window_start, lane.state = None, {}
             return
         state = result.get("state", {}) if isinstance(result, dict) else {}
-        if len(json.dumps(state).encode()) > _MAX_STATE_BYTES:
+        if len(json.dumps(state, default=_json_default).encode()) > _MAX_STATE_BYTES:
             lane.state, lane.terminated_early = {}, True  # AWS ends the window early
         else:
             lane.state = state
@@ -665,7 +700,18 @@ class Trigger:
 
         Introduced in notebooks/08-when-processing-fails.ipynb.
         """
-        info = (document.get("document") or document)["DDBStreamBatchInfo"]
+        if isinstance(document, Discard):
+            document = document.document
+        try:
+            info = (document.get("document") or document)["DDBStreamBatchInfo"]
+            info["shardId"], info["startSequenceNumber"], info["endSequenceNumber"]
+        except (AttributeError, KeyError, TypeError) as exc:
+            raise TriggerError(
+                f"replay() needs a failure document; {str(document)[:80]!r} has no "
+                "DDBStreamBatchInfo with shardId, startSequenceNumber and endSequenceNumber.",
+                "pass one of trigger.discards (or its .document), or an item of the failure table.",
+                cause=exc,
+            ) from exc
         records = self._reader.read_range(
             info["shardId"], info["startSequenceNumber"], info["endSequenceNumber"]
         )
