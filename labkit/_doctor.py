@@ -110,7 +110,17 @@ def _endpoint() -> Check:
     lab.dynamodb.list_tables(Limit=1)
     took = time.perf_counter() - began
     where = "LABKIT_ENDPOINT_URL" if os.environ.get("LABKIT_ENDPOINT_URL") else "started by labkit"
-    return Check("Endpoint", True, f"{lab.endpoint_url} answers ({where}, {took:.1f} s)")
+    server = lab.server
+    if server is not None and server.loopback_only is False:
+        return Check(
+            "Endpoint",
+            False,
+            f"{lab.endpoint_url} answers, but on every network interface "
+            f"({server.exposed_because})",
+            "update labkit, or keep this machine off untrusted networks while the lab runs.",
+        )
+    reach = ", loopback only" if server is not None else ""
+    return Check("Endpoint", True, f"{lab.endpoint_url} answers ({where}{reach}, {took:.1f} s)")
 
 
 def doctor(*, endpoint: bool = True) -> Report:
