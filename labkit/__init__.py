@@ -15,6 +15,7 @@ Presentation modules: _tracer, _quiz, _doctor.
 
 from __future__ import annotations
 
+from ._check import CheckResult, Exercise, check
 from ._checkpoints import MemoryCheckpoints, TableCheckpoints
 from ._display import LabTable
 from ._doctor import Check, Report, doctor
@@ -51,10 +52,12 @@ __all__ = [
     "BackendStartError",
     "Change",
     "Check",
+    "CheckResult",
     "Discard",
     "DynamoDBLocalNotFoundError",
     "EndpointUnreachableError",
     "EventName",
+    "Exercise",
     "Feedback",
     "InvalidTableNameError",
     "InvalidTriggerOptionError",
@@ -86,6 +89,7 @@ __all__ = [
     "Trigger",
     "TriggerConfig",
     "TriggerError",
+    "check",
     "doctor",
     "lambda_event",
     "quiz",

@@ -45,6 +45,18 @@ def _doctor(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _notebooks(args: argparse.Namespace) -> int:
+    from ._notebooks import generate
+
+    stale = generate(check=args.check)
+    for path in stale:
+        print(f"{'stale' if args.check else 'wrote'}: {path}")
+    if args.check and stale:
+        print("labkit: run `python -m labkit notebooks` to regenerate them.", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _free_loopback_port(first: int) -> int:
     for port in range(first, first + 100):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -94,11 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("install", help="make sure Java 17+ and DynamoDB Local are present")
     doc = sub.add_parser("doctor", help="check the machine; exit 1 with a fix for each failure")
     doc.add_argument("--no-endpoint", action="store_true", help="do not start the backend")
+    nbs = sub.add_parser("notebooks", help="regenerate navigation, contents and learner copies")
+    nbs.add_argument("--check", action="store_true", help="change nothing; exit 1 if stale")
     lab = sub.add_parser("lab", help="open JupyterLab on 127.0.0.1 with a fresh token")
     lab.add_argument("--port", type=int, default=0, help="port (default: first free from 8888)")
-    lab.add_argument("--notebook-dir", default="notebooks")
+    lab.add_argument("--notebook-dir", default="notebooks/learner")
     args = parser.parse_args(argv)
     commands = {
+        "notebooks": lambda: _notebooks(args),
         "install": lambda: _install(),
         "doctor": lambda: _doctor(args),
         "lab": lambda: _lab(args),

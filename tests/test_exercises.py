@@ -1,0 +1,88 @@
+"""Every exercise: its file is valid, the reference solution passes on DynamoDB Local, and a
+typical wrong answer fails with the hint for its mistake."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from boto3.dynamodb.types import TypeDeserializer
+
+import labkit
+from labkit._check import EXERCISES, Exercise, load_exercise
+
+_des = TypeDeserializer()
+
+
+def _new_item(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: _des.deserialize(v) for k, v in record["dynamodb"]["NewImage"].items()}
+
+
+def keep_real_orders(record: dict[str, Any]) -> dict[str, Any] | None:
+    if record["eventName"] == "REMOVE":
+        return None
+    order = _new_item(record)
+    if order["status"] == "cancelled":
+        return None
+    order["status"] = order["status"].upper()
+    return order
+
+
+def keep_every_order(record: dict[str, Any]) -> dict[str, Any] | None:  # forgets the filter
+    if record["eventName"] == "REMOVE":
+        return None
+    order = _new_item(record)
+    order["status"] = order["status"].upper()
+    return order
+
+
+# exercise id -> (reference answer, typical wrong answer, the case the wrong answer must fail)
+ANSWERS: dict[str, tuple[Any, Any, str]] = {
+    "01-keep-real-orders": (keep_real_orders, keep_every_order, "a cancelled order is skipped"),
+}
+
+
+def test_every_exercise_file_is_valid_and_has_answers_here():
+    files = sorted(EXERCISES.glob("*.json"))
+    assert files, "no exercise files"
+    for path in files:
+        exercise = load_exercise(path.stem)
+        assert exercise.id == path.stem
+        assert exercise.id in ANSWERS, f"add a reference and a wrong answer for {exercise.id}"
+
+
+@pytest.mark.parametrize("exercise_id", sorted(ANSWERS))
+def test_the_reference_solution_passes(lab, exercise_id):
+    result = labkit.check(exercise_id, ANSWERS[exercise_id][0], lab=lab)
+    assert result.passed, repr(result)
+
+
+@pytest.mark.parametrize("exercise_id", sorted(ANSWERS))
+def test_a_typical_wrong_answer_fails_with_its_hint(lab, exercise_id):
+    _, wrong, failing_case = ANSWERS[exercise_id]
+    result = labkit.check(exercise_id, wrong, lab=lab)
+    assert not result.passed
+    failed = {r.name: r for r in result.results if not r.passed}
+    assert failing_case in failed
+    table = result.table()
+    row = table[table["Case"] == failing_case].iloc[0]
+    assert row["Result"] == "FAIL" and row["Hint"] == failed[failing_case].hint != ""
+
+
+def test_a_malformed_exercise_is_a_clear_error():
+    with pytest.raises(labkit.QuizError) as caught:
+        Exercise.from_dict({"id": "x", "title": "t", "kind": "guess", "cases": []}, "x.json")
+    assert "kind 'guess'" in str(caught.value) and "Fix:" in str(caught.value)
+
+
+def test_check_refuses_an_unknown_exercise():
+    with pytest.raises(labkit.QuizError) as caught:
+        labkit.check("99-no-such-exercise", lambda r: None)
+    assert "01-keep-real-orders" in str(caught.value)
+
+
+def test_a_transform_exercise_needs_a_function(lab):
+    answer: Callable[..., Any] | dict = {"Filters": []}
+    with pytest.raises(labkit.QuizError):
+        labkit.check("01-keep-real-orders", answer, lab=lab)
