@@ -67,7 +67,7 @@ class Case:
 class Exercise:
     """One exercise: its id, title, kind and cases.
 
-    Introduced in notebooks/04-filtering.ipynb.
+    Introduced in notebooks/01-stream-processing-flow.ipynb.
     """
 
     id: str
@@ -139,7 +139,7 @@ class CaseResult:
 class CheckResult:
     """What a check found: one row per case. Renders as a table; ``passed`` for tests.
 
-    Introduced in notebooks/04-filtering.ipynb.
+    Introduced in notebooks/01-stream-processing-flow.ipynb.
     """
 
     exercise: Exercise
@@ -247,7 +247,7 @@ def check(
     ``answer`` is a ``transform(record)`` function or a ``filter_criteria`` dict, as the
     exercise says.
 
-    Introduced in notebooks/04-filtering.ipynb.
+    Introduced in notebooks/01-stream-processing-flow.ipynb.
     """
     exercise = load_exercise(exercise_id)
     if exercise.kind == "transform" and not callable(answer):

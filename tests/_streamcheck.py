@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import ClientError
 
 import labkit
 
@@ -100,3 +101,25 @@ def set_attr(table: Any, pk: str, name: str, value: Any) -> None:
         ExpressionAttributeNames={"#a": name},
         ExpressionAttributeValues={":v": value},
     )
+
+
+# The keys of a record in a Lambda event for DynamoDB Streams (AWS Lambda guide, with-ddb).
+RECORD_FIELDS = {
+    "eventID",
+    "eventName",
+    "eventVersion",
+    "eventSource",
+    "awsRegion",
+    "dynamodb",
+    "eventSourceARN",
+}
+
+
+def delete_tables(lab: labkit.Lab, names: list[str]) -> None:
+    """Delete the tables a test made; ones never created (or already deleted) are fine."""
+    for name in names:
+        try:
+            lab.dynamodb.delete_table(TableName=name)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise

@@ -26,7 +26,7 @@ except ImportError:
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
-from botocore.exceptions import ClientError  # noqa: E402
+from _streamcheck import delete_tables  # noqa: E402
 
 import labkit  # noqa: E402
 
@@ -67,9 +67,4 @@ def table_name(request: pytest.FixtureRequest, lab: labkit.Lab) -> Iterator[Call
         return name
 
     yield make
-    for name in made:
-        try:
-            lab.dynamodb.delete_table(TableName=name)
-        except ClientError as exc:  # never created, or deleted by the test (lab.reset(), say)
-            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-                raise
+    delete_tables(lab, made)

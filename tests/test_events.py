@@ -19,19 +19,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from _streamcheck import at_least, records_of, run_trigger_until
+from _streamcheck import RECORD_FIELDS, at_least, records_of, run_trigger_until
 
 import labkit
-
-RECORD_FIELDS = {
-    "eventID",
-    "eventName",
-    "eventVersion",
-    "eventSource",
-    "awsRegion",
-    "dynamodb",
-    "eventSourceARN",
-}
 
 
 def b64(data: bytes) -> str:

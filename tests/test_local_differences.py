@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from _streamcheck import at_least, plain, read_until
+from _streamcheck import RECORD_FIELDS, at_least, delete_tables, plain, read_until
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
@@ -40,15 +40,6 @@ from labkit._normalize import (
 )
 
 TTL_WAIT_S = 60.0
-RECORD_FIELDS = {
-    "eventID",
-    "eventName",
-    "eventVersion",
-    "eventSource",
-    "awsRegion",
-    "dynamodb",
-    "eventSourceARN",
-}
 VIEWS = ("KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES")
 
 # The TTL deletion record DynamoDB Local 3.3.1 sent (wire JSON of GetRecords, measured; the table
@@ -186,12 +177,7 @@ def module_tables(lab: labkit.Lab) -> Iterator[Callable[[str], str]]:
         return name
 
     yield make
-    for name in made:
-        try:
-            lab.dynamodb.delete_table(TableName=name)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-                raise
+    delete_tables(lab, made)
 
 
 # -- TTL deletions ---------------------------------------------------------------------------
