@@ -51,8 +51,8 @@ soak: setup ## Run the long reliability tests (5,000 writes, 20 SIGKILLs; about 
 doctor: setup ## Check Python, Java, DynamoDB Local, the endpoint and the packages
 	@$(BIN)/python -m labkit doctor
 
-bench: setup ## Run the benchmarks (not part of make test); results in bench/results/
-	@$(BIN)/python bench/cold_start.py
+bench: setup ## Run every benchmark in bench/ (not part of make test); results in bench/results/
+	@$(BIN)/python bench/run_all.py
 
 notebooks: setup ## Regenerate lesson navigation, the contents page and the learner copies
 	@$(BIN)/python -m labkit notebooks

@@ -8,9 +8,15 @@ import secrets
 import shutil
 import socket
 import sys
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._errors import LabError
+
+if TYPE_CHECKING:
+    from ._install import DynamoDBLocalJar
+    from ._java import JavaRuntime
 
 __all__ = ["main"]
 
@@ -30,7 +36,33 @@ def _install() -> int:
         f"labkit: Java {java.version} ({java.source}), DynamoDB Local {jar.version} "
         f"({jar.source}): ready."
     )
+    _class_data_archive(java, jar)
     return 0
+
+
+def _class_data_archive(java: JavaRuntime, jar: DynamoDBLocalJar) -> None:
+    """Build the archive that makes DynamoDB Local start almost twice as fast (once per Java and
+    jar). Never fails the install: without it, DynamoDB Local only starts a little slower."""
+    from ._server import ensure_class_data_archive, find_class_data_archive
+
+    if find_class_data_archive(java, jar) is not None:
+        return
+    print(
+        "labkit: preparing a class-data sharing archive so that DynamoDB Local starts faster "
+        "(once; about 10 s) ...",
+        file=sys.stderr,
+        flush=True,
+    )
+    began = time.perf_counter()
+    try:
+        archive = ensure_class_data_archive(java, jar)
+    except LabError as exc:
+        print(f"labkit: no class-data sharing archive. {exc}", file=sys.stderr)
+        return
+    print(
+        f"labkit: class-data sharing archive ready in {time.perf_counter() - began:.0f} s "
+        f"({archive.folder})."
+    )
 
 
 def _doctor(args: argparse.Namespace) -> int:

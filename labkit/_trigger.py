@@ -48,7 +48,7 @@ from ._errors import TriggerError
 from ._events import LambdaContext, lambda_record
 from ._failures import failure_document, iso_utc, store_failure_document
 from ._invocations import Discard, Invocation, Outcome, invocation_log
-from ._normalize import normalize_record
+from ._normalize import RULES, normalize_record
 from ._options import TriggerConfig
 from ._stream import ShardState, StreamReader
 
@@ -56,6 +56,15 @@ __all__ = ["Discard", "Invocation", "Outcome", "Trigger"]
 
 Handler = Callable[[dict[str, Any], LambdaContext], Any]
 _MAX_STATE_BYTES = 1024 * 1024  # tumbling-window state per shard, as on AWS
+# How often the shard list is read again (DescribeStream) while a trigger runs. Shards come and
+# go over hours, and a shard read to its end makes the next pass look again at once, so a
+# DescribeStream on every poll (hundreds a second in live mode) buys nothing.
+_REFRESH_EVERY_S = 1.0
+_READ_LIMIT = 1000  # records a GetRecords call asks for: the API's ceiling
+# An idle live poller waits this fraction of the time since records last came (at least 1 ms,
+# at most ``idle_sleep``): records come in bursts, so soon after one it polls often and a record
+# waits a few ms; after half a second of quiet (with idle_sleep=0.05) it is at idle_sleep.
+_IDLE_PAUSE_FRACTION = 0.1
 
 
 @dataclass
@@ -66,7 +75,6 @@ class _Entry:
     sequence_number: str
     read_at: float
     created: float
-    key: str
     done: bool = False
     notes: tuple[str, ...] = ()
 
@@ -96,10 +104,28 @@ class _ShardWork:
     entries: deque[_Entry] = field(default_factory=deque)  # in stream order, until committed
     lanes: list[_Lane] = field(default_factory=list)
     exhausted: bool = False  # the shard has no more records for now
+    # Records read from the shard that no lane could take yet, in stream order, and the
+    # reader's notices (trimmed records) that go on the first of them.
+    buffer: deque[dict[str, Any]] = field(default_factory=deque)
+    notices: tuple[str, ...] = ()
 
 
 def _key_of(record: dict[str, Any]) -> str:
     return json.dumps(record["dynamodb"].get("Keys", {}), sort_keys=True)
+
+
+def _shape(record: dict[str, Any], stream_arn: str) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """A GetRecords record as the handler gets it: ``normalize_record(lambda_record(...))``.
+
+    ``lambda_record`` returns a new record that nothing else holds, and ``normalize_record``
+    deep-copies its input before its rules correct the copy. When no rule finds a difference
+    (nearly every record) that copy would be the record itself, unchanged and without notes,
+    so it is skipped: the copy was most of the per-record cost (bench/overhead.py).
+    """
+    shaped = lambda_record(record, stream_arn)
+    if all(rule.find(shaped) is None for rule in RULES):
+        return shaped, ()
+    return normalize_record(shaped)
 
 
 class _Unmarshallable(Exception):
@@ -180,6 +206,8 @@ class Trigger:
         self._stop = threading.Event()
         self._pool: ThreadPoolExecutor | None = None
         self._work: dict[str, _ShardWork] = {}
+        self._refresh_due = True  # read the shard list on the next pass
+        self._refreshed_at = 0.0  # time.monotonic() of the last shard-list read
         self._reader = StreamReader(
             streams, stream_arn, config.starting_position, checkpoints=self.checkpoints
         )
@@ -237,28 +265,40 @@ class Trigger:
             work = self._work[shard.shard_id] = _ShardWork(shard, lanes=lanes)
         return work
 
-    def _fill(self, work: _ShardWork) -> bool:
-        """Read records into the shard's lanes until each could make a full batch."""
+    def _fill(self, work: _ShardWork, *, live: bool = False) -> bool:
+        """Read records into the shard's lanes until each could make a full batch.
+
+        Each GetRecords asks for as many records as the API allows; what the lanes cannot take
+        yet waits in ``work.buffer`` and is handed out just as a read of the missing number of
+        records would have been, so the batches are the same, for a fraction of the calls. In
+        live mode a read that returns fewer records than it asked for has caught up with the
+        shard, so the pass goes on to invoke without asking again first.
+        """
         wanted = self.config.batch_size * self.config.parallelization_factor
         queued = sum(len(lane.queue) for lane in work.lanes)
         progressed = False
+        caught_up = False
         while queued < wanted:
-            raw = self._reader.read(work.shard, wanted - queued)
-            if not raw:
-                work.exhausted = True
-                break
+            if not work.buffer:
+                raw = self._reader.read(work.shard, _READ_LIMIT)
+                if not raw:
+                    work.exhausted = True
+                    break
+                work.buffer.extend(raw)
+                work.notices = (*work.notices, *self._reader.notices)
+                self._reader.notices[:] = []
+                caught_up = len(raw) < _READ_LIMIT
             now = self.clock()
-            notices, self._reader.notices[:] = tuple(self._reader.notices), []
-            for rec in raw:
-                shaped, notes = normalize_record(lambda_record(rec, self.stream_arn))
-                notes, notices = (*notices, *notes), ()  # a trim notice goes on the next record
+            for _ in range(min(wanted - queued, len(work.buffer))):
+                rec = work.buffer.popleft()
+                shaped, notes = _shape(rec, self.stream_arn)
+                notes, work.notices = (*work.notices, *notes), ()  # a trim notice: next record
                 created = float(shaped["dynamodb"].get("ApproximateCreationDateTime", now))
                 entry = _Entry(
                     shaped,
                     shaped["dynamodb"]["SequenceNumber"],
                     now,
                     created,
-                    _key_of(shaped),
                     notes=notes,
                 )
                 work.entries.append(entry)
@@ -267,10 +307,12 @@ class Trigger:
                     entry.done = True  # never delivered, checkpointed all the same
                     progressed = True
                     continue
-                lane = work.lanes[zlib.crc32(entry.key.encode()) % len(work.lanes)]
+                lane = work.lanes[0]  # one item key always on one lane
+                if len(work.lanes) > 1:
+                    lane = work.lanes[zlib.crc32(_key_of(shaped).encode()) % len(work.lanes)]
                 lane.queue.append(entry)
                 queued += 1
-            if work.shard.iterator is None:
+            if not work.buffer and (work.shard.iterator is None or (live and caught_up)):
                 break
         self._commit(work)
         return progressed
@@ -571,22 +613,27 @@ class Trigger:
     # -- running --------------------------------------------------------------------------
     def _pass(self, *, live: bool, blocked: set[tuple[str, int]]) -> bool:
         """One round over every readable shard; True if anything moved."""
-        self._reader.refresh()
+        if self._refresh_due or time.monotonic() - self._refreshed_at >= _REFRESH_EVERY_S:
+            self._reader.refresh()
+            self._refresh_due, self._refreshed_at = False, time.monotonic()
         progressed = False
         for shard in self._reader.readable():
             work = self._shard_work(shard)
-            progressed |= self._fill(work)
+            progressed |= self._fill(work, live=live)
             lanes = [lane for lane in work.lanes if (shard.shard_id, lane.number) not in blocked]
             for lane, result in zip(lanes, self._run_lanes(work, lanes, live=live), strict=True):
                 if result == "progress":
                     progressed = True
                 elif result == "retry":
                     blocked.add((shard.shard_id, lane.number))
-            busy = work.entries or any(
-                lane.pending or lane.window_start is not None for lane in work.lanes
+            busy = (
+                work.entries
+                or work.buffer
+                or any(lane.pending or lane.window_start is not None for lane in work.lanes)
             )
             if shard.ended and not busy:
                 shard.finished = True  # its children become readable on the next pass
+                self._refresh_due = True  # and the next pass learns of any it does not know
                 progressed = True
         return progressed
 
@@ -631,6 +678,7 @@ class Trigger:
             )
         first = len(self.invocations)
         blocked: set[tuple[str, int]] = set()
+        self._refresh_due = True  # a run starts from the stream's current shards
         while self._pass(live=False, blocked=blocked):
             pass
         return self.invocations[first:]
@@ -645,8 +693,10 @@ class Trigger:
     def start(self, *, idle_sleep: float = 0.05) -> Trigger:
         """Poll in the background: deliver records as they arrive, until ``stop()``.
 
-        Between empty polls it waits a little longer each time, up to ``idle_sleep`` seconds;
-        a failing batch is retried after a pause of the same length.
+        Between empty polls it waits a tenth of the time since records last came, at least
+        1 ms and at most ``idle_sleep`` seconds: right after a write a record waits a few
+        milliseconds, and a quiet trigger polls about 1/``idle_sleep`` times a second. A failing
+        batch (or a failing poll) is retried after a pause that doubles up to ``idle_sleep``.
 
         Introduced in notebooks/07-replication-audit-archive.ipynb.
         """
@@ -654,19 +704,29 @@ class Trigger:
         if self.running:
             return self
         self._stop.clear()
+        self._refresh_due = True
 
         def loop() -> None:
             pause = 0.001
+            last_moved = time.monotonic()
             while not self._stop.is_set():
                 blocked: set[tuple[str, int]] = set()
+                failed = False
                 try:
                     moved = self._pass(live=True, blocked=blocked)
                 except Exception as exc:  # keep polling, but never silently
-                    moved = False
+                    moved, failed = False, True
                     message = f"{type(exc).__name__}: {exc}"
                     if not self.poller_errors or self.poller_errors[-1] != message:
                         self.poller_errors.append(message)
-                pause = 0.0 if moved and not blocked else min(max(pause * 2, 0.001), idle_sleep)
+                now = time.monotonic()
+                if blocked or failed:
+                    pause = min(max(pause * 2, 0.001), idle_sleep)
+                elif moved:
+                    pause, last_moved = 0.0, now
+                else:
+                    quiet = now - last_moved
+                    pause = min(max(quiet * _IDLE_PAUSE_FRACTION, 0.001), idle_sleep)
                 if pause:
                     self._stop.wait(pause)
 
