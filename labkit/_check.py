@@ -1,14 +1,25 @@
 """Exercise checks: run a learner's answer against cases on DynamoDB Local, and show the result.
 
 An exercise is data, in ``notebooks/exercises/<id>.json`` (format in
-``notebooks/exercises/README.md``): a kind, and cases of writes with what must come out. Two
-kinds, both run through a real trigger on fresh tables:
+``notebooks/exercises/README.md``): a kind, and cases of writes with what must come out. Three
+kinds, all run through a real trigger on fresh tables:
 
 * ``transform``: the learner writes ``transform(record)``, which gets one Lambda-shaped stream
   record and returns the item to write to the target table, or ``None`` to write nothing;
   ``expect`` is the target table afterwards.
 * ``filter``: the learner writes ``filter_criteria`` (Lambda's event filtering);
   ``expect`` is the list of ``[eventName, pk]`` the handler received.
+* ``handler``: the learner writes ``make_handler(**tables)``, which gets the exercise's tables
+  (boto3 ``Table`` objects, by the names the exercise declares) and returns a Lambda handler
+  ``handler(event, context)``; ``expect`` maps table names to their items afterwards, and may
+  hold ``delivered`` (every ``[eventName, key]`` the handler was given, repeats included) and
+  ``failed_invocations`` (how many invocations failed).
+
+Any exercise may also declare ``source`` (the source table's ``key``, ``sort_key`` and
+``stream`` view type) and ``trigger`` (event source mapping options, as ``lab.trigger`` takes
+them; a ``destination_config`` names one of the declared tables). A case with
+``"redeliver": true`` delivers every successful batch a second time, as at-least-once delivery
+may.
 
 ``lk.check(id, answer)`` returns a ``CheckResult`` that renders as a pass/fail table with a hint
 for each failing case; ``result.passed`` is what a test asserts.
@@ -19,7 +30,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -33,8 +44,13 @@ from ._lab import Lab, start
 __all__ = ["CaseResult", "CheckResult", "Exercise", "check", "load_exercise"]
 
 EXERCISES = Path(__file__).resolve().parents[1] / "notebooks" / "exercises"
-_KINDS = ("transform", "filter")
+_KINDS = ("transform", "filter", "handler")
 _OPS = ("put", "update", "delete")
+_CASE_KEYS = {"name", "writes", "expect", "hint"}
+_CASE_OPTIONAL = {"redeliver"}
+_TOP_KEYS = {"id", "title", "kind", "cases"}
+_TOP_OPTIONAL = {"source", "tables", "trigger"}
+_EXPECT_EXTRA = ("delivered", "failed_invocations")
 
 
 def _plain(value: Any) -> Any:
@@ -61,6 +77,17 @@ class Case:
     writes: tuple[dict[str, Any], ...]
     expect: Any
     hint: str
+    redeliver: bool = False
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A table an exercise declares: its key, sort key, stream and seed items."""
+
+    key: str = "pk"
+    sort_key: str | None = None
+    stream: str | None = None
+    items: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,6 +102,9 @@ class Exercise:
     kind: str
     cases: tuple[Case, ...]
     source: str = "<dict>"
+    source_table: TableSpec = TableSpec(stream="NEW_AND_OLD_IMAGES")
+    tables: dict[str, TableSpec] = field(default_factory=dict)
+    trigger: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "<dict>") -> Exercise:
@@ -90,19 +120,82 @@ class Exercise:
         for key in ("id", "title", "kind", "cases"):
             if key not in data:
                 raise bad(f"the key {key!r} is missing")
+        unknown = set(data) - _TOP_KEYS - _TOP_OPTIONAL
+        if unknown:
+            raise bad(f"unknown key(s) {sorted(unknown)}")
         if data["kind"] not in _KINDS:
             raise bad(f"kind {data['kind']!r} is not one of {', '.join(_KINDS)}")
         if not isinstance(data["cases"], list) or not data["cases"]:
             raise bad("cases must be a non-empty list")
+        source_spec = _table_spec(
+            data.get("source", {}), "source", bad, stream="NEW_AND_OLD_IMAGES"
+        )
+        raw_tables = data.get("tables", {})
+        if not isinstance(raw_tables, dict):
+            raise bad("tables must map table names to {key, sort_key, stream, items}")
+        if raw_tables and data["kind"] != "handler":
+            raise bad("only a handler exercise declares tables")
+        tables = {n: _table_spec(t, f"tables.{n}", bad) for n, t in raw_tables.items()}
+        trigger = data.get("trigger", {})
+        if not isinstance(trigger, dict):
+            raise bad("trigger must be an object of lab.trigger options")
         cases = []
         for i, raw in enumerate(data["cases"]):
-            if not isinstance(raw, dict) or set(raw) != {"name", "writes", "expect", "hint"}:
-                raise bad(f"cases[{i}] must have exactly name, writes, expect and hint")
+            if (
+                not isinstance(raw, dict)
+                or not set(raw) >= _CASE_KEYS
+                or set(raw) - _CASE_KEYS - _CASE_OPTIONAL
+            ):
+                raise bad(
+                    f"cases[{i}] must have exactly name, writes, expect and hint "
+                    "(and optionally redeliver)"
+                )
             for w in raw["writes"]:
                 if not isinstance(w, dict) or len(w) != 1 or next(iter(w)) not in _OPS:
                     raise bad(f"cases[{i}] write {w!r} is not one of {{put|update|delete: ...}}")
-            cases.append(Case(raw["name"], tuple(raw["writes"]), raw["expect"], raw["hint"]))
-        return cls(data["id"], data["title"], data["kind"], tuple(cases), source)
+            if data["kind"] == "handler":
+                expect = raw["expect"]
+                if not isinstance(expect, dict) or not expect:
+                    raise bad(f"cases[{i}] expect must map table names to items")
+                strays = set(expect) - set(tables) - set(_EXPECT_EXTRA) - {"source"}
+                if strays:
+                    raise bad(
+                        f"cases[{i}] expects table(s) {sorted(strays)} that the exercise does "
+                        "not declare in tables"
+                    )
+            cases.append(
+                Case(
+                    raw["name"],
+                    tuple(raw["writes"]),
+                    raw["expect"],
+                    raw["hint"],
+                    bool(raw.get("redeliver", False)),
+                )
+            )
+        return cls(
+            data["id"],
+            data["title"],
+            data["kind"],
+            tuple(cases),
+            source,
+            source_spec,
+            tables,
+            dict(trigger),
+        )
+
+
+def _table_spec(raw: Any, where: str, bad: Callable[[str], QuizError], **default: Any) -> TableSpec:
+    if not isinstance(raw, dict) or set(raw) - {"key", "sort_key", "stream", "items"}:
+        raise bad(f"{where} must be an object with key, sort_key, stream and items only")
+    items = raw.get("items", [])
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise bad(f"{where}.items must be a list of items")
+    return TableSpec(
+        key=raw.get("key", "pk"),
+        sort_key=raw.get("sort_key"),
+        stream=raw.get("stream", default.get("stream")),
+        items=tuple(items),
+    )
 
 
 def load_exercise(exercise_id: str) -> Exercise:
@@ -175,65 +268,178 @@ class CheckResult:
 
 
 def _apply(table: Any, write: dict[str, Any]) -> None:
+    """One write of a case: ``put`` an item, ``delete`` a key, or ``update`` a key with
+    ``set`` (attribute: value), ``add`` (attribute: number, DynamoDB's atomic ADD) and
+    ``remove`` (a list of attributes)."""
     ((op, arg),) = write.items()
     if op == "put":
         table.put_item(Item=_dynamo(arg))
     elif op == "delete":
         table.delete_item(Key=_dynamo(arg))
     else:
-        names = {f"#a{i}": k for i, k in enumerate(arg["set"])}
-        values = {f":v{i}": v for i, v in enumerate(_dynamo(arg["set"]).values())}
-        table.update_item(
-            Key=_dynamo(arg["key"]),
-            UpdateExpression="SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(names))),
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        clauses: list[str] = []
+        for verb, joiner in (("set", " = "), ("add", " ")):
+            parts = []
+            for attr, value in _dynamo(arg.get(verb, {})).items():
+                n, v = f"#a{len(names)}", f":v{len(values)}"
+                names[n], values[v] = attr, value
+                parts.append(f"{n}{joiner}{v}")
+            if parts:
+                clauses.append(f"{verb.upper()} {', '.join(parts)}")
+        removed = []
+        for attr in arg.get("remove", []):
+            n = f"#a{len(names)}"
+            names[n] = attr
+            removed.append(n)
+        if removed:
+            clauses.append(f"REMOVE {', '.join(removed)}")
+        kwargs: dict[str, Any] = {
+            "Key": _dynamo(arg["key"]),
+            "UpdateExpression": " ".join(clauses),
+            "ExpressionAttributeNames": names,
+        }
+        if values:
+            kwargs["ExpressionAttributeValues"] = values
+        table.update_item(**kwargs)
+
+
+def _create(lab: Lab, name: str, spec: TableSpec) -> Any:
+    table = lab.create_table(name, key=spec.key, sort_key=spec.sort_key, stream=spec.stream)
+    for item in spec.items:
+        table.put_item(Item=_dynamo(item))
+    return table
+
+
+def _key_of(record: dict[str, Any], spec: TableSpec) -> list[Any]:
+    keys = record["dynamodb"]["Keys"]
+    names = [spec.key] + ([spec.sort_key] if spec.sort_key else [])
+    return [_plain(_DES.deserialize(keys[n])) for n in names if n in keys]
+
+
+_DES = TypeDeserializer()
 
 
 def _run_case(lab: Lab, exercise: Exercise, answer: Any, case: Case) -> CaseResult:
     run = uuid.uuid4().hex[:8]
-    source = lab.create_table(f"check-{run}-source")
-    target = lab.create_table(f"check-{run}-target", stream=None)
-    got: Any
+    made: list[str] = []
+
+    def fresh(label: str, spec: TableSpec) -> Any:
+        table = _create(lab, f"check-{run}-{label}", spec)
+        made.append(table.table_name)
+        return table
+
     try:
+        source = fresh("source", exercise.source_table)
+        tables: dict[str, Any] = {}
         if exercise.kind == "transform":
-            des = TypeDeserializer()
-
-            def handler(event: dict[str, Any], context: Any) -> None:
-                for record in event["Records"]:
-                    item = answer(record)
-                    if item is not None:
-                        target.put_item(Item=_dynamo(_plain(item)))
-
-            trigger = lab.trigger(source.table_name, handler, function_name="check")
-        else:
-            seen: list[list[str]] = []
-            des = TypeDeserializer()
-
-            def handler(event: dict[str, Any], context: Any) -> None:
-                for r in event["Records"]:
-                    pk = des.deserialize(r["dynamodb"]["Keys"]["pk"])
-                    seen.append([r["eventName"], pk])
-
-            trigger = lab.trigger(
-                source.table_name, handler, filter_criteria=answer, function_name="check"
+            tables["target"] = fresh(
+                "target",
+                TableSpec(key=exercise.source_table.key, sort_key=exercise.source_table.sort_key),
             )
+        for name, spec in exercise.tables.items():
+            tables[name] = fresh(name, spec)
+        delivered: list[list[Any]] = []
+        inner = _handler_for(exercise, answer, tables)
+
+        def handler(event: dict[str, Any], context: Any) -> Any:
+            for r in event.get("Records", []):
+                delivered.append([r["eventName"], *_key_of(r, exercise.source_table)])
+            return inner(event, context)
+
+        options = _trigger_options(exercise.trigger, tables)
+        if exercise.kind == "filter":
+            options["filter_criteria"] = answer
+        trigger = lab.trigger(source.table_name, handler, function_name="check", **options)
         for write in case.writes:
             _apply(source, write)
         invocations = trigger.run_until_idle()
+        if case.redeliver:
+            for inv in [i for i in invocations if i.ok]:
+                invocations.append(trigger.redeliver(inv))
         failed = [i for i in invocations if not i.ok]
-        if failed:
-            got = f"your code raised {failed[0].error}"
-        elif exercise.kind == "transform":
-            got = [_plain(i) for i in lab.items(target.table_name)]
-        else:
-            got = seen
+        got = _observe(lab, exercise, case, tables, delivered, failed)
         expected = _plain(case.expect)
         return CaseResult(case.name, got == expected, expected, got, case.hint)
     finally:
-        lab.delete_table(source.table_name)
-        lab.delete_table(target.table_name)
+        for name in made:
+            lab.delete_table(name)
+
+
+def _handler_for(exercise: Exercise, answer: Any, tables: dict[str, Any]) -> Any:
+    """The Lambda handler the check runs: built around the learner's answer."""
+    if exercise.kind == "handler":
+        try:
+            built = answer(**tables)
+        except TypeError as exc:
+            raise QuizError(
+                f"make_handler({', '.join(tables)}) could not be called: {exc}.",
+                f"define it as `def make_handler({', '.join(tables)}):` returning a handler.",
+            ) from exc
+        if not callable(built):
+            raise QuizError(
+                f"make_handler(...) returned {built!r}, not a handler.",
+                "end make_handler with `return handler`, where handler is "
+                "`def handler(event, context): ...`.",
+            )
+        return built
+    if exercise.kind == "transform":
+        target = tables["target"]
+
+        def transform_handler(event: dict[str, Any], context: Any) -> None:
+            for record in event["Records"]:
+                item = answer(record)
+                if item is not None:
+                    target.put_item(Item=_dynamo(_plain(item)))
+
+        return transform_handler
+
+    def filter_handler(event: dict[str, Any], context: Any) -> None:
+        return None
+
+    return filter_handler
+
+
+def _trigger_options(options: dict[str, Any], tables: dict[str, Any]) -> dict[str, Any]:
+    """The exercise's trigger options, with a destination naming a declared table mapped to
+    the fresh table made for this case."""
+    options = json.loads(json.dumps(options))
+    on_failure = (options.get("destination_config") or {}).get("OnFailure") or {}
+    name = on_failure.get("Destination")
+    if name in tables:
+        on_failure["Destination"] = tables[name].table_name
+    return options
+
+
+def _observe(
+    lab: Lab,
+    exercise: Exercise,
+    case: Case,
+    tables: dict[str, Any],
+    delivered: list[list[Any]],
+    failed: list[Any],
+) -> Any:
+    """What came out of a case, in the shape of its ``expect``."""
+    if exercise.kind == "filter":
+        if failed:
+            return f"your code raised {failed[0].error}"
+        return delivered
+    if exercise.kind == "transform":
+        if failed:
+            return f"your code raised {failed[0].error}"
+        return [_plain(i) for i in lab.items(tables["target"].table_name)]
+    got: dict[str, Any] = {}
+    for key in case.expect:
+        if key == "delivered":
+            got[key] = _plain(delivered)
+        elif key == "failed_invocations":
+            got[key] = len(failed)
+        else:
+            got[key] = [_plain(i) for i in lab.items(tables[key].table_name)]
+    if failed and "failed_invocations" not in case.expect:
+        got["error"] = f"your handler raised {failed[0].error}"
+    return got
 
 
 def check(
@@ -244,8 +450,8 @@ def check(
 ) -> CheckResult:
     """Run ``answer`` against the exercise's cases on DynamoDB Local; show what passed.
 
-    ``answer`` is a ``transform(record)`` function or a ``filter_criteria`` dict, as the
-    exercise says.
+    ``answer`` is a ``transform(record)`` function, a ``filter_criteria`` dict, or a
+    ``make_handler(**tables)`` function, as the exercise says.
 
     Introduced in notebooks/01-stream-processing-flow.ipynb.
     """
@@ -254,6 +460,13 @@ def check(
         raise QuizError(
             f"Exercise {exercise.id!r} checks a function transform(record); got {answer!r}.",
             "define `def transform(record): ...` and pass it: lk.check(id, transform).",
+        )
+    if exercise.kind == "handler" and not callable(answer):
+        names = ", ".join(exercise.tables)
+        raise QuizError(
+            f"Exercise {exercise.id!r} checks a function make_handler({names}); got {answer!r}.",
+            f"define `def make_handler({names}):` that returns your handler, and pass it: "
+            "lk.check(id, make_handler).",
         )
     lab = lab or start()
     results = []

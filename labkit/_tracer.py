@@ -7,6 +7,10 @@ For each step the tracer records three things, each from its own source:
 * the trigger's invocations, from running the trigger until it is idle;
 * the target table before and after, compared item by item.
 
+A tracer may follow several triggers (two consumers of one stream, or a chain where one
+function writes to a table whose stream feeds the next) and several target tables; the tables
+then name the function and the table of each action.
+
 ``execution_table()`` and ``variable_tracker()`` are computed from those records only.
 """
 
@@ -66,8 +70,10 @@ class Change:
     key: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    table: str = ""
 
-    def describe(self, table: str) -> str:
+    def describe(self, table: str | None = None) -> str:
+        table = table or self.table
         if self.kind == "put":
             return f"Wrote {self.key} to {table}"
         if self.kind == "delete":
@@ -83,14 +89,14 @@ class Change:
         return f"Updated {self.key} in {table} ({'; '.join(diffs)})"
 
 
-def _diff(before: Snapshot, after: Snapshot, keys: list[str]) -> list[Change]:
+def _diff(before: Snapshot, after: Snapshot, keys: list[str], table: str = "") -> list[Change]:
     changes: list[Change] = []
     for k in sorted(set(before) | set(after)):
         old, new = before.get(k), after.get(k)
         if old == new:
             continue
         kind = "put" if old is None else "delete" if new is None else "update"
-        changes.append(Change(kind, _key_text((new or old) or {}, keys), old, new))
+        changes.append(Change(kind, _key_text((new or old) or {}, keys), old, new, table))
     return changes
 
 
@@ -107,6 +113,8 @@ class StepTrace:
     invocations: list[Invocation]
     changes: list[Change]
     target_after: list[dict[str, Any]] = field(default_factory=list)
+    functions: list[str] = field(default_factory=list)  # the function of each invocation
+    targets_after: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def event_names(self) -> list[str]:
@@ -120,40 +128,78 @@ class StepTrace:
 class Tracer:
     """Runs labelled steps against a trigger and tabulates what happened.
 
-    ``target`` is the table the handler writes to (None if it writes nowhere).
+    ``target`` is the table the handler writes to (None if it writes nowhere). ``trigger`` and
+    ``target`` may also be lists: several functions (on one stream, or chained through
+    tables) and several tables they write to.
 
     Introduced in notebooks/01-stream-processing-flow.ipynb.
     """
 
-    def __init__(self, lab: Lab, trigger: Trigger, target: str | None = None) -> None:
-        if not isinstance(trigger, Trigger):
+    def __init__(
+        self,
+        lab: Lab,
+        trigger: Trigger | list[Trigger],
+        target: str | list[str] | None = None,
+    ) -> None:
+        triggers = list(trigger) if isinstance(trigger, list | tuple) else [trigger]
+        bad = [t for t in triggers if not isinstance(t, Trigger)]
+        if bad or not triggers:
             raise TraceError(
-                f"Tracer needs the trigger to run, not {str(trigger)[:60]!r}.",
+                f"Tracer needs the trigger to run, not {str(bad[0] if bad else trigger)[:60]!r}.",
                 "make one first: trigger = lab.trigger('orders', handler); then "
                 "lk.Tracer(lab, trigger, target='orders_processed').",
             )
-        if target is not None:
-            lab.items(target)  # a TableError now, with its fix, if the table is missing
+        targets = (
+            list(target) if isinstance(target, list | tuple) else [] if target is None else [target]
+        )
+        for name in targets:
+            lab.items(name)  # a TableError now, with its fix, if the table is missing
         self.lab = lab
-        self.trigger = trigger
-        self.target = target
-        self.source = trigger.table_name
+        self.triggers = triggers
+        self.trigger = triggers[0]
+        self.targets = targets
+        self.target = targets[0] if targets else None
+        self.source = self.trigger.table_name
         self.steps: list[StepTrace] = []
-        self._observer = StreamReader(lab.streams, trigger.stream_arn, "LATEST")
+        arns = list(dict.fromkeys(t.stream_arn for t in triggers))
+        self._observers = [StreamReader(lab.streams, arn, "LATEST") for arn in arns]
+        self._observer = self._observers[0]
         self._in_step = False
-        self._start = self._snapshot()
-        self._target_keys = self._keys()
+        self._target_keys = {name: self._keys_for(name) for name in targets}
+        self._starts = self._snapshots()
+        self._start = self._starts.get(self.target, {}) if self.target else {}
+
+    def _keys_for(self, name: str) -> list[str]:
+        return [k["AttributeName"] for k in self.lab.table(name).key_schema]
 
     def _keys(self) -> list[str]:
-        if self.target is None:
-            return []
-        return [k["AttributeName"] for k in self.lab.table(self.target).key_schema]
+        return self._target_keys.get(self.target, []) if self.target else []
 
-    def _snapshot(self) -> Snapshot:
-        if self.target is None:
+    def _snapshot(self, name: str | None = None) -> Snapshot:
+        name = name or self.target
+        if name is None:
             return {}
-        keys = [k["AttributeName"] for k in self.lab.table(self.target).key_schema]
-        return {tuple(str(i[k]) for k in keys): i for i in self.lab.items(self.target)}
+        keys = self._target_keys.get(name) or self._keys_for(name)
+        return {tuple(str(i[k]) for k in keys): i for i in self.lab.items(name)}
+
+    def _snapshots(self) -> dict[str, Snapshot]:
+        return {name: self._snapshot(name) for name in self.targets}
+
+    def _run_triggers(self) -> tuple[list[Invocation], list[str]]:
+        """Run every trigger until idle; again while a chained trigger still finds work (at
+        most once per trigger, so a blocked shard cannot loop forever)."""
+        invocations: list[Invocation] = []
+        functions: list[str] = []
+        for _ in range(len(self.triggers)):
+            found = False
+            for trig in self.triggers:
+                done = trig.run_until_idle()
+                invocations.extend(done)
+                functions.extend([trig.function_name] * len(done))
+                found = found or bool(done)
+            if not found or len(self.triggers) == 1:
+                break
+        return invocations, functions
 
     @contextlib.contextmanager
     def step(self, event: str) -> Iterator[None]:
@@ -167,25 +213,33 @@ class Tracer:
                 "finish one `with trace.step(...)` block before starting the next.",
             )
         # Whatever happened before this step belongs to no step: consume it first.
-        self._observer.read_all()
-        self.trigger.run_until_idle()
-        before = self._snapshot()
+        self._run_triggers()
+        for observer in self._observers:
+            observer.read_all()
+        before = self._snapshots()
         self._in_step = True
         try:
             yield
         finally:
             self._in_step = False
-        records = self._observer.read_all()
-        invocations = self.trigger.run_until_idle()
-        after = self._snapshot()
+        invocations, functions = self._run_triggers()
+        records = [r for observer in self._observers for r in observer.read_all()]
+        after = self._snapshots()
+        changes = [
+            c
+            for name in self.targets
+            for c in _diff(before[name], after[name], self._target_keys[name], name)
+        ]
         self.steps.append(
             StepTrace(
                 number=len(self.steps) + 1,
                 event=event,
                 records=records,
                 invocations=invocations,
-                changes=_diff(before, after, self._target_keys),
-                target_after=list(after.values()),
+                changes=changes,
+                target_after=list(after[self.target].values()) if self.target else [],
+                functions=functions,
+                targets_after={name: list(snap.values()) for name, snap in after.items()},
             )
         )
 
@@ -196,27 +250,43 @@ class Tracer:
             return "No"
         return f"Yes: {', '.join(step.event_names)}"
 
-    @staticmethod
-    def _triggered(step: StepTrace) -> str:
-        if not step.invocations:
-            return "No"
-        n_inv = len(step.invocations)
-        n_rec = sum(len(i.records) for i in step.invocations)
-        return f"Yes: {n_inv} invocation{'s' * (n_inv != 1)}, {n_rec} record{'s' * (n_rec != 1)}"
+    def _by_function(self, step: StepTrace) -> list[tuple[str, list[Invocation]]]:
+        """The step's invocations grouped by function, in the order of the tracer's triggers."""
+        groups: dict[str, list[Invocation]] = {t.function_name: [] for t in self.triggers}
+        for inv, fn in zip(step.invocations, step.functions, strict=False):
+            groups.setdefault(fn, []).append(inv)
+        return [(fn, invs) for fn, invs in groups.items() if invs]
 
     @staticmethod
-    def _processing(step: StepTrace) -> str:
+    def _counts(invocations: list[Invocation]) -> str:
+        n_inv = len(invocations)
+        n_rec = sum(len(i.records) for i in invocations)
+        return f"{n_inv} invocation{'s' * (n_inv != 1)}, {n_rec} record{'s' * (n_rec != 1)}"
+
+    def _triggered(self, step: StepTrace) -> str:
+        if not step.invocations:
+            return "No"
+        if len(self.triggers) == 1:
+            return f"Yes: {self._counts(step.invocations)}"
+        return "Yes: " + "; ".join(
+            f"{fn} {self._counts(invs)}" for fn, invs in self._by_function(step)
+        )
+
+    def _processing(self, step: StepTrace) -> str:
         if not step.invocations:
             return "None"
         parts: list[str] = []
-        for inv in step.invocations:
-            parts.extend(inv.logs if inv.ok else [f"Failed: {inv.error}"])
+        named = len(self.triggers) > 1
+        for fn, invs in self._by_function(step) if named else [("", step.invocations)]:
+            for inv in invs:
+                lines = list(inv.logs) if inv.ok else [f"Failed: {inv.error}"]
+                parts.extend(f"{fn}: {line}" if named else line for line in lines)
         return "; ".join(parts) or "(the handler logged nothing)"
 
     def _output(self, step: StepTrace) -> str:
-        if not step.changes or self.target is None:
+        if not step.changes or not self.targets:
             return "No write"
-        return "; ".join(c.describe(self.target) for c in step.changes)
+        return "; ".join(c.describe() for c in step.changes)
 
     def execution_table(self) -> LabTable:
         """One row per step, computed from the stream, the invocations and the target table.
@@ -246,32 +316,44 @@ class Tracer:
         keys = record["dynamodb"]["Keys"]
         return "/".join(str(next(iter(v.values()))) for _, v in sorted(keys.items()))
 
-    def _target_text(self, items: list[dict[str, Any]]) -> str:
-        if self.target is None:
+    def _target_text(self, items: list[dict[str, Any]], name: str | None = None) -> str:
+        name = name or self.target
+        if name is None:
             return "(no target table)"
         if not items:
             return "empty"
-        return "\n".join(_describe_item(i, self._target_keys) for i in items)
+        return "\n".join(_describe_item(i, self._target_keys[name]) for i in items)
 
-    @staticmethod
-    def _trigger_text(step: StepTrace) -> str:
+    def _targets_text(self, snapshots: dict[str, list[dict[str, Any]]]) -> str:
+        if len(self.targets) <= 1:
+            return self._target_text(snapshots.get(self.target, []) if self.target else [])
+        return "\n".join(
+            f"{name}: " + self._target_text(snapshots.get(name, []), name).replace("\n", "\n  ")
+            for name in self.targets
+        )
+
+    def _trigger_text(self, step: StepTrace) -> str:
         if not step.invocations:
             return "not invoked"
-        names = ", ".join(n for inv in step.invocations for n in inv.event_names)
-        failed = [inv for inv in step.invocations if not inv.ok]
-        state = f"failed ({failed[0].error})" if failed else "succeeded"
-        return f"invoked with {names}, {state}"
+        texts = []
+        named = len(self.triggers) > 1
+        for fn, invs in self._by_function(step) if named else [("", step.invocations)]:
+            names = ", ".join(n for inv in invs for n in inv.event_names)
+            failed = [inv for inv in invs if not inv.ok]
+            state = f"failed ({failed[0].error})" if failed else "succeeded"
+            texts.append(f"{fn + ' ' if named else ''}invoked with {names}, {state}")
+        return "; ".join(texts)
 
     def variable_tracker(self) -> LabTable:
         """Rows Stream Record, Lambda Trigger, Processed Output; columns Start ... Final.
 
         Introduced in notebooks/01-stream-processing-flow.ipynb.
         """
-        start_items = list(self._start.values())
+        starts = {name: list(snap.values()) for name, snap in self._starts.items()}
         columns = ["Start", *[f"After Step {s.number}" for s in self.steps], "Final"]
         all_records = [r for s in self.steps for r in s.records]
         all_invocations = [i for s in self.steps for i in s.invocations]
-        final_items = self.steps[-1].target_after if self.steps else start_items
+        finals = self.steps[-1].targets_after if self.steps else starts
         n_rec, n_inv = len(all_records), len(all_invocations)
         rows = [
             {
@@ -286,9 +368,12 @@ class Tracer:
                 "Final": f"idle after {n_inv} invocation{'s' * (n_inv != 1)}",
             },
             {
-                "Start": self._target_text(start_items),
-                **{f"After Step {s.number}": self._target_text(s.target_after) for s in self.steps},
-                "Final": self._target_text(final_items),
+                "Start": self._targets_text(starts),
+                **{
+                    f"After Step {s.number}": self._targets_text(s.targets_after)
+                    for s in self.steps
+                },
+                "Final": self._targets_text(finals),
             },
         ]
         return lab_table(rows, columns, index=TRACKER_ROWS)
@@ -333,9 +418,9 @@ def _narrate(tracer: Tracer, step: StepTrace) -> str:
     else:
         n = len(step.invocations)
         text += f"The trigger invoked the function {'once' if n == 1 else f'{n} times'}; "
-        text += f"it reported: *{Tracer._processing(step)}*. "
-    if step.changes and tracer.target is not None:
-        text += "The target changed: " + "; ".join(c.describe(tracer.target) for c in step.changes)
+        text += f"it reported: *{tracer._processing(step)}*. "
+    if step.changes and tracer.targets:
+        text += "The target changed: " + "; ".join(c.describe() for c in step.changes)
         text += "."
     else:
         text += "Nothing was written to the target."

@@ -782,7 +782,29 @@ class Trigger:
                 "replay sooner: DynamoDB Streams keeps records for 24 hours.",
             )
         shaped = [normalize_record(lambda_record(r, self.stream_arn))[0] for r in records]
-        event = {"Records": shaped}
+        return self._invoke_again({"Records": shaped}, info["shardId"], handler, "replay")
+
+    def redeliver(self, invocation: Invocation, handler: Handler | None = None) -> Invocation:
+        """Deliver an invocation's batch once more, as a duplicate.
+
+        Lambda delivers at least once: if a function instance dies after the handler has done
+        its work but before the checkpoint moves, the same batch comes again. This calls the
+        handler again with the same event (same records, same sequence numbers); the
+        checkpoint is not touched.
+
+        Introduced in notebooks/09-exactly-once-effects.ipynb.
+        """
+        if not isinstance(invocation, Invocation):
+            raise TriggerError(
+                f"redeliver() needs an Invocation, not {str(invocation)[:60]!r}.",
+                "pass one of trigger.invocations (or what run_until_idle() returned).",
+            )
+        event = {"Records": [dict(r) for r in invocation.event["Records"]]}
+        return self._invoke_again(event, invocation.shard_id, handler, "redelivered")
+
+    def _invoke_again(
+        self, event: dict[str, Any], shard_id: str, handler: Handler | None, note: str
+    ) -> Invocation:
         call = handler or self.handler
         saved, self.handler = self.handler, call
         try:
@@ -793,7 +815,7 @@ class Trigger:
         with self._lock:
             invocation = Invocation(
                 len(self.invocations) + 1,
-                info["shardId"],
+                shard_id,
                 event,
                 request_id,
                 result,
@@ -802,7 +824,7 @@ class Trigger:
                 took,
                 1,
                 outcome,
-                ("replay",),
+                (note,),
             )
             self.invocations.append(invocation)
             self._log.append(invocation)

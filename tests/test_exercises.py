@@ -3,44 +3,34 @@ typical wrong answer fails with the hint for its mistake."""
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
-from boto3.dynamodb.types import TypeDeserializer
 
 import labkit
 from labkit._check import EXERCISES, Exercise, load_exercise
 
-_des = TypeDeserializer()
+ANSWER_DIR = Path(__file__).resolve().parent / "exercise_answers"
 
 
-def _new_item(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: _des.deserialize(v) for k, v in record["dynamodb"]["NewImage"].items()}
+def _load_answers() -> dict[str, tuple[Any, Any, str]]:
+    """exercise id -> (reference answer, typical wrong answer, the case the wrong one fails),
+    from the modules in tests/exercise_answers/ (one per exercise)."""
+    answers: dict[str, tuple[Any, Any, str]] = {}
+    for path in sorted(ANSWER_DIR.glob("ex*.py")):
+        spec = importlib.util.spec_from_file_location(f"exercise_answers.{path.stem}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        assert module.EXERCISE not in answers, f"two answer modules for {module.EXERCISE}"
+        answers[module.EXERCISE] = (module.REFERENCE, module.WRONG, module.FAILING_CASE)
+    return answers
 
 
-def keep_real_orders(record: dict[str, Any]) -> dict[str, Any] | None:
-    if record["eventName"] == "REMOVE":
-        return None
-    order = _new_item(record)
-    if order["status"] == "cancelled":
-        return None
-    order["status"] = order["status"].upper()
-    return order
-
-
-def keep_every_order(record: dict[str, Any]) -> dict[str, Any] | None:  # forgets the filter
-    if record["eventName"] == "REMOVE":
-        return None
-    order = _new_item(record)
-    order["status"] = order["status"].upper()
-    return order
-
-
-# exercise id -> (reference answer, typical wrong answer, the case the wrong answer must fail)
-ANSWERS: dict[str, tuple[Any, Any, str]] = {
-    "01-keep-real-orders": (keep_real_orders, keep_every_order, "a cancelled order is skipped"),
-}
+ANSWERS = _load_answers()
 
 
 def test_every_exercise_file_is_valid_and_has_answers_here():
