@@ -12,8 +12,9 @@ kinds, all run through a real trigger on fresh tables:
 * ``handler``: the learner writes ``make_handler(**tables)``, which gets the exercise's tables
   (boto3 ``Table`` objects, by the names the exercise declares) and returns a Lambda handler
   ``handler(event, context)``; ``expect`` maps table names to their items afterwards, and may
-  hold ``delivered`` (every ``[eventName, key]`` the handler was given, repeats included) and
-  ``failed_invocations`` (how many invocations failed).
+  hold ``delivered`` (every ``[eventName, key]`` the handler was given, repeats included),
+  ``failed_invocations`` (how many invocations failed) and ``discarded`` (the records given up
+  on when retries or record age ran out, as ``[eventName, key]``).
 
 Any exercise may also declare ``source`` (the source table's ``key``, ``sort_key`` and
 ``stream`` view type) and ``trigger`` (event source mapping options, as ``lab.trigger`` takes
@@ -50,7 +51,7 @@ _CASE_KEYS = {"name", "writes", "expect", "hint"}
 _CASE_OPTIONAL = {"redeliver"}
 _TOP_KEYS = {"id", "title", "kind", "cases"}
 _TOP_OPTIONAL = {"source", "tables", "trigger"}
-_EXPECT_EXTRA = ("delivered", "failed_invocations")
+_EXPECT_EXTRA = ("delivered", "failed_invocations", "discarded")
 
 
 def _plain(value: Any) -> Any:
@@ -341,11 +342,14 @@ def _run_case(lab: Lab, exercise: Exercise, answer: Any, case: Case) -> CaseResu
         for name, spec in exercise.tables.items():
             tables[name] = fresh(name, spec)
         delivered: list[list[Any]] = []
+        by_sequence: dict[str, list[Any]] = {}
         inner = _handler_for(exercise, answer, tables)
 
         def handler(event: dict[str, Any], context: Any) -> Any:
             for r in event.get("Records", []):
-                delivered.append([r["eventName"], *_key_of(r, exercise.source_table)])
+                seen = [r["eventName"], *_key_of(r, exercise.source_table)]
+                by_sequence[r["dynamodb"]["SequenceNumber"]] = seen
+                delivered.append(seen)
             return inner(event, context)
 
         options = _trigger_options(exercise.trigger, tables)
@@ -359,7 +363,10 @@ def _run_case(lab: Lab, exercise: Exercise, answer: Any, case: Case) -> CaseResu
             for inv in [i for i in invocations if i.ok]:
                 invocations.append(trigger.redeliver(inv))
         failed = [i for i in invocations if not i.ok]
-        got = _observe(lab, exercise, case, tables, delivered, failed)
+        discarded = [
+            by_sequence.get(n, ["?", n]) for d in trigger.discards for n in d.sequence_numbers
+        ]
+        got = _observe(lab, exercise, case, tables, delivered, failed, discarded)
         expected = _plain(case.expect)
         return CaseResult(case.name, got == expected, expected, got, case.hint)
     finally:
@@ -419,6 +426,7 @@ def _observe(
     tables: dict[str, Any],
     delivered: list[list[Any]],
     failed: list[Any],
+    discarded: list[list[Any]],
 ) -> Any:
     """What came out of a case, in the shape of its ``expect``."""
     if exercise.kind == "filter":
@@ -435,6 +443,8 @@ def _observe(
             got[key] = _plain(delivered)
         elif key == "failed_invocations":
             got[key] = len(failed)
+        elif key == "discarded":
+            got[key] = _plain(discarded)
         else:
             got[key] = [_plain(i) for i in lab.items(tables[key].table_name)]
     if failed and "failed_invocations" not in case.expect:
