@@ -45,10 +45,10 @@ from ._lab import Lab, start
 __all__ = ["CaseResult", "CheckResult", "Exercise", "check", "load_exercise"]
 
 EXERCISES = Path(__file__).resolve().parents[1] / "notebooks" / "exercises"
-_KINDS = ("transform", "filter", "handler")
+_KINDS = ("transform", "filter", "handler", "iterator")
 _OPS = ("put", "update", "delete")
 _CASE_KEYS = {"name", "writes", "expect", "hint"}
-_CASE_OPTIONAL = {"redeliver"}
+_CASE_OPTIONAL = {"redeliver", "checkpoint"}
 _TOP_KEYS = {"id", "title", "kind", "cases"}
 _TOP_OPTIONAL = {"source", "tables", "trigger"}
 _EXPECT_EXTRA = ("delivered", "failed_invocations", "discarded")
@@ -79,6 +79,7 @@ class Case:
     expect: Any
     hint: str
     redeliver: bool = False
+    checkpoint: int = 0  # iterator exercises: the checkpoint is the Nth record (0: none)
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,7 @@ class Exercise:
             ):
                 raise bad(
                     f"cases[{i}] must have exactly name, writes, expect and hint "
-                    "(and optionally redeliver)"
+                    "(and optionally redeliver, or checkpoint for an iterator exercise)"
                 )
             for w in raw["writes"]:
                 if not isinstance(w, dict) or len(w) != 1 or next(iter(w)) not in _OPS:
@@ -171,6 +172,7 @@ class Exercise:
                     raw["expect"],
                     raw["hint"],
                     bool(raw.get("redeliver", False)),
+                    int(raw.get("checkpoint") or 0),
                 )
             )
         return cls(
@@ -333,6 +335,8 @@ def _run_case(lab: Lab, exercise: Exercise, answer: Any, case: Case) -> CaseResu
 
     try:
         source = fresh("source", exercise.source_table)
+        if exercise.kind == "iterator":
+            return _run_iterator_case(lab, answer, case, source, exercise.source_table)
         tables: dict[str, Any] = {}
         if exercise.kind == "transform":
             tables["target"] = fresh(
@@ -372,6 +376,44 @@ def _run_case(lab: Lab, exercise: Exercise, answer: Any, case: Case) -> CaseResu
     finally:
         for name in made:
             lab.delete_table(name)
+
+
+def _run_iterator_case(
+    lab: Lab, answer: Any, case: Case, source: Any, spec: TableSpec
+) -> CaseResult:
+    """An ``iterator`` case: after the writes, call ``answer(streams, stream_arn, shard_id,
+    checkpoint)`` (``checkpoint`` is the sequence number of the case's ``checkpoint``-th record,
+    1-based, or None) and read the shard from the iterator it returns until an empty response;
+    what was read, as ``[eventName, pk]``, is compared with ``expect``.
+
+    Introduced in notebooks/03-reading-the-stream.ipynb."""
+    for write in case.writes:
+        _apply(source, write)
+    arn = lab.stream_arn(source.table_name)
+    shard_id = lab.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0][
+        "ShardId"
+    ]
+    first = lab.streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    written = lab.streams.get_records(ShardIterator=first)["Records"]
+    number = case.checkpoint or 0
+    checkpoint = written[number - 1]["dynamodb"]["SequenceNumber"] if number else None
+    got: Any = []
+    try:
+        iterator = answer(lab.streams, arn, shard_id, checkpoint)
+        for _ in range(10):  # until an empty response (DynamoDB Local has no gaps)
+            resp = lab.streams.get_records(ShardIterator=iterator)
+            if not resp["Records"]:
+                break
+            got.extend([r["eventName"], *_key_of(r, spec)] for r in resp["Records"])
+            iterator = resp.get("NextShardIterator")
+            if iterator is None:
+                break
+    except Exception as exc:  # the learner's code or the iterator it built was refused
+        got = f"your code raised {type(exc).__name__}: {exc}"
+    expected = _plain(case.expect)
+    return CaseResult(case.name, got == expected, expected, got, case.hint)
 
 
 def _handler_for(exercise: Exercise, answer: Any, tables: dict[str, Any]) -> Any:
@@ -470,6 +512,13 @@ def check(
         raise QuizError(
             f"Exercise {exercise.id!r} checks a function transform(record); got {answer!r}.",
             "define `def transform(record): ...` and pass it: lk.check(id, transform).",
+        )
+    if exercise.kind == "iterator" and not callable(answer):
+        raise QuizError(
+            f"Exercise {exercise.id!r} checks a function "
+            f"resume_iterator(streams, stream_arn, shard_id, checkpoint); got {answer!r}.",
+            "define `def resume_iterator(streams, stream_arn, shard_id, checkpoint): ...` "
+            "returning a shard iterator, and pass it: lk.check(id, resume_iterator).",
         )
     if exercise.kind == "handler" and not callable(answer):
         names = ", ".join(exercise.tables)

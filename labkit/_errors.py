@@ -15,7 +15,8 @@ Every error a learner can meet says *what happened*, *why*, and *what to do*::
     │   ├── TableExistsError
     │   └── StreamNotEnabledError
     ├── TriggerError                  a trigger was set up or used wrongly
-    │   └── InvalidTriggerOptionError
+    │   ├── InvalidTriggerOptionError
+    │   └── DeployError               a trigger cannot be turned into an AWS deployment
     ├── TraceError                    the tracer was used out of order
     └── QuizError                     a quiz file is malformed
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 __all__ = [
     "BackendError",
     "BackendStartError",
+    "DeployError",
     "DynamoDBLocalNotFoundError",
     "EndpointUnreachableError",
     "InvalidTableNameError",
@@ -118,3 +120,11 @@ class TraceError(LabError):
 
 class QuizError(LabError):
     """A quiz file does not follow the quiz format."""
+
+
+class DeployError(TriggerError):
+    """A trigger cannot be turned into an AWS deployment as asked (a missing destination ARN,
+    arguments boto3 would refuse).
+
+    Introduced in notebooks/11-from-the-lab-to-aws.ipynb.
+    """

@@ -205,7 +205,7 @@ class TriggerConfig:
             if destination_arn is None:
                 raise InvalidTriggerOptionError(
                     f"This trigger sends failures to the lab table {self.destination!r}; on AWS "
-                    "the on-failure destination must be an SQS queue or SNS topic.",
+                    "the on-failure destination must be an SQS queue, SNS topic or S3 bucket.",
                     "pass esm_config(function_name, destination_arn='arn:aws:sqs:...').",
                 )
             kwargs["DestinationConfig"] = {"OnFailure": {"Destination": destination_arn}}

@@ -401,8 +401,23 @@ class Transcript:
     __repr__ = __str__
 
 
+def _times(n: int) -> str:
+    return "once" if n == 1 else "twice" if n == 2 else f"{n} times"
+
+
 def _narrate(tracer: Tracer, step: StepTrace) -> str:
     head = f"**Step {step.number}: {step.event}.**"
+    if not step.records and step.invocations:  # a retry of a waiting batch, no new record
+        n = len(step.invocations)
+        text = (
+            f"{head} DynamoDB wrote no new stream record, but records were still waiting: the "
+            f"trigger invoked the function {'once' if n == 1 else f'{n} times'}; it reported: "
+            f"*{tracer._processing(step)}*. "
+        )
+        if step.changes and tracer.targets:
+            changed = "; ".join(c.describe() for c in step.changes)
+            return f"{text}The target changed: {changed}."
+        return text + "Nothing was written to the target."
     if not step.records:
         return (
             f"{head} DynamoDB wrote no stream record, because no item changed. With nothing "
@@ -416,9 +431,14 @@ def _narrate(tracer: Tracer, step: StepTrace) -> str:
     if not step.invocations:
         text += "The function was not invoked (the trigger delivered nothing). "
     else:
-        n = len(step.invocations)
-        text += f"The trigger invoked the function {'once' if n == 1 else f'{n} times'}; "
-        text += f"it reported: *{tracer._processing(step)}*. "
+        groups = tracer._by_function(step)
+        if len(tracer.triggers) == 1:
+            n = len(step.invocations)
+            text += f"The trigger invoked the function {'once' if n == 1 else f'{n} times'}; "
+            text += f"it reported: *{tracer._processing(step)}*. "
+        else:
+            ran = ", ".join(f"{fn} {_times(len(invs))}" for fn, invs in groups)
+            text += f"The triggers invoked {ran}; they reported: *{tracer._processing(step)}*. "
     if step.changes and tracer.targets:
         text += "The target changed: " + "; ".join(c.describe() for c in step.changes)
         text += "."
