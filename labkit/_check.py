@@ -317,7 +317,8 @@ def _create(lab: Lab, name: str, spec: TableSpec) -> Any:
 
 def _key_of(record: dict[str, Any], spec: TableSpec) -> list[Any]:
     keys = record["dynamodb"]["Keys"]
-    names = [spec.key] + ([spec.sort_key] if spec.sort_key else [])
+    # a key is a name, or [name, type] as lab.create_table takes it
+    names = [k if isinstance(k, str) else k[0] for k in (spec.key, spec.sort_key) if k]
     return [_plain(_DES.deserialize(keys[n])) for n in names if n in keys]
 
 
@@ -370,7 +371,8 @@ def _run_case(lab: Lab, exercise: Exercise, answer: Any, case: Case) -> CaseResu
         discarded = [
             by_sequence.get(n, ["?", n]) for d in trigger.discards for n in d.sequence_numbers
         ]
-        got = _observe(lab, exercise, case, tables, delivered, failed, discarded)
+        seen_tables = {"source": source, **tables}  # "source" may be expected too
+        got = _observe(lab, exercise, case, seen_tables, delivered, failed, discarded)
         expected = _plain(case.expect)
         return CaseResult(case.name, got == expected, expected, got, case.hint)
     finally:

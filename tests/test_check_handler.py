@@ -256,3 +256,35 @@ def test_redeliver_calls_the_handler_again_with_the_same_records(lab, table_name
     assert trigger.run_until_idle() == []  # the checkpoint did not move back
     with pytest.raises(labkit.TriggerError):
         trigger.redeliver("not an invocation")  # type: ignore[arg-type]
+
+
+def test_a_typed_sort_key_and_the_source_table_can_be_expected(lab):
+    spec = {
+        "id": "t-typed",
+        "title": "Typed sort key",
+        "kind": "handler",
+        "source": {"key": "pk", "sort_key": ["version", "N"]},
+        "tables": {"latest": {"key": "pk"}},
+        "cases": [
+            {
+                "name": "two versions",
+                "writes": [{"put": {"pk": "a", "version": 1}}, {"put": {"pk": "a", "version": 2}}],
+                "expect": {
+                    "delivered": [["INSERT", "a", 1], ["INSERT", "a", 2]],
+                    "source": [{"pk": "a", "version": 1}, {"pk": "a", "version": 2}],
+                    "latest": [],
+                },
+                "hint": "h",
+            }
+        ],
+    }
+    exercise = Exercise.from_dict(spec, "typed.json")
+
+    def make_handler(latest: Any) -> Any:
+        def handler(event: dict[str, Any], context: Any) -> None:
+            return None
+
+        return handler
+
+    result = _run_case(lab, exercise, make_handler, exercise.cases[0])
+    assert result.passed, result
