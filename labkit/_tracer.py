@@ -438,7 +438,9 @@ def _narrate(tracer: Tracer, step: StepTrace) -> str:
             text += f"it reported: *{tracer._processing(step)}*. "
         else:
             ran = ", ".join(f"{fn} {_times(len(invs))}" for fn, invs in groups)
-            text += f"The triggers invoked {ran}; they reported: *{tracer._processing(step)}*. "
+            who = "The triggers invoked" if len(groups) > 1 else "The trigger invoked"
+            they = "they" if len(groups) > 1 else "it"
+            text += f"{who} {ran}; {they} reported: *{tracer._processing(step)}*. "
     if step.changes and tracer.targets:
         text += "The target changed: " + "; ".join(c.describe() for c in step.changes)
         text += "."
