@@ -12,7 +12,7 @@ STAMP := $(VENV)/.labkit-installed
 # JupyterLab's port; empty means the first free one from 8888.
 JUPYTER_PORT ?=
 
-.PHONY: help setup lab test test-labkit test-notebooks soak doctor bench notebooks clean
+.PHONY: help setup lab test test-labkit test-notebooks test-browser screenshots soak doctor bench notebooks clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -36,7 +36,7 @@ lab: setup ## Open JupyterLab on the learner copies (127.0.0.1 only, token authe
 test: setup test-labkit test-notebooks ## Run labkit's tests, then re-execute every notebook under nbval
 
 test-labkit: setup ## Run labkit's own tests (against a real DynamoDB Local)
-	@$(BIN)/python -m pytest tests
+	@$(BIN)/python -m pytest tests --ignore=tests/browser
 
 test-notebooks: setup ## Re-execute every notebook and compare its outputs (nbval)
 	@$(BIN)/python -m pytest --nbval --nbval-current-env \
@@ -44,6 +44,14 @@ test-notebooks: setup ## Re-execute every notebook and compare its outputs (nbva
 		--ignore=notebooks/learner notebooks
 	@# Learner copies have no stored outputs: they must run with no error (exercise stubs included).
 	@$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks/learner
+
+test-browser: setup ## Run every learner notebook in JupyterLab in headless Chromium, as a learner does
+	@bash tests/browser/install.sh $(BIN)/python
+	@$(BIN)/python -m pytest -p no:cacheprovider tests/browser
+
+screenshots: setup ## Refresh the README's pictures (docs/screenshots/) from the browser suite
+	@bash tests/browser/install.sh $(BIN)/python
+	@LABKIT_README_SCREENSHOTS=1 $(BIN)/python -m pytest -p no:cacheprovider tests/browser -k "01-"
 
 soak: setup ## Run the long reliability tests (5,000 writes, 20 SIGKILLs; about a minute)
 	@LABKIT_SOAK_KILLS=$${LABKIT_SOAK_KILLS:-20} $(BIN)/python -m pytest -m soak tests/reliability

@@ -10,18 +10,20 @@
     lk.quiz("quizzes/01-stream-processing-flow.json")
 
 Engine modules (no Jupyter imports): _install, _java, _server, _lab, _stream, _events, _trigger.
-Presentation modules: _tracer, _quiz, _doctor.
+Presentation modules: _tracer, _quiz, _doctor, _monitor.
 """
 
 from __future__ import annotations
 
 from ._check import CheckResult, Exercise, check
 from ._checkpoints import MemoryCheckpoints, TableCheckpoints
+from ._deploy import check_esm_config, cloudformation_template, iam_policy
 from ._display import LabTable
 from ._doctor import Check, Report, doctor
 from ._errors import (
     BackendError,
     BackendStartError,
+    DeployError,
     DynamoDBLocalNotFoundError,
     EndpointUnreachableError,
     InvalidTableNameError,
@@ -39,6 +41,7 @@ from ._errors import (
 )
 from ._events import EventName, LambdaContext, StreamViewType, lambda_event
 from ._lab import Lab, start
+from ._monitor import Monitor, monitor
 from ._options import TriggerConfig
 from ._quiz import Feedback, Option, Question, Quiz, quiz
 from ._stream import StartingPosition, StreamReader
@@ -53,6 +56,7 @@ __all__ = [
     "Change",
     "Check",
     "CheckResult",
+    "DeployError",
     "Discard",
     "DynamoDBLocalNotFoundError",
     "EndpointUnreachableError",
@@ -68,6 +72,7 @@ __all__ = [
     "LabTable",
     "LambdaContext",
     "MemoryCheckpoints",
+    "Monitor",
     "Option",
     "Outcome",
     "PortInUseError",
@@ -90,8 +95,12 @@ __all__ = [
     "TriggerConfig",
     "TriggerError",
     "check",
+    "check_esm_config",
+    "cloudformation_template",
     "doctor",
+    "iam_policy",
     "lambda_event",
+    "monitor",
     "quiz",
     "start",
 ]

@@ -1,8 +1,8 @@
 """Exercise checks: run a learner's answer against cases on DynamoDB Local, and show the result.
 
 An exercise is data, in ``notebooks/exercises/<id>.json`` (format in
-``notebooks/exercises/README.md``): a kind, and cases of writes with what must come out. Three
-kinds, all run through a real trigger on fresh tables:
+``notebooks/exercises/README.md``): a kind, and cases of writes with what must come out. Four
+kinds, all run on fresh tables (the first three through a real trigger):
 
 * ``transform``: the learner writes ``transform(record)``, which gets one Lambda-shaped stream
   record and returns the item to write to the target table, or ``None`` to write nothing;
@@ -15,6 +15,9 @@ kinds, all run through a real trigger on fresh tables:
   hold ``delivered`` (every ``[eventName, key]`` the handler was given, repeats included),
   ``failed_invocations`` (how many invocations failed) and ``discarded`` (the records given up
   on when retries or record age ran out, as ``[eventName, key]``).
+* ``iterator``: the learner writes ``resume_iterator(streams, stream_arn, shard_id,
+  checkpoint)`` returning a shard iterator; the check reads the shard from it and compares the
+  records read with ``expect`` (a case's ``checkpoint`` is the Nth record's sequence number).
 
 Any exercise may also declare ``source`` (the source table's ``key``, ``sort_key`` and
 ``stream`` view type) and ``trigger`` (event source mapping options, as ``lab.trigger`` takes

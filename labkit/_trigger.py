@@ -50,6 +50,7 @@ from ._failures import failure_document, iso_utc, store_failure_document
 from ._invocations import Discard, Invocation, Outcome, invocation_log
 from ._normalize import RULES, normalize_record
 from ._options import TriggerConfig
+from ._progress import Progress
 from ._stream import ShardState, StreamReader
 
 __all__ = ["Discard", "Invocation", "Outcome", "Trigger"]
@@ -65,6 +66,8 @@ _READ_LIMIT = 1000  # records a GetRecords call asks for: the API's ceiling
 # at most ``idle_sleep``): records come in bursts, so soon after one it polls often and a record
 # waits a few ms; after half a second of quiet (with idle_sleep=0.05) it is at idle_sleep.
 _IDLE_PAUSE_FRACTION = 0.1
+# run_until_idle shows a progress bar only past this many records (and two seconds).
+_PROGRESS_MIN_RECORDS = 1000
 
 
 @dataclass
@@ -280,6 +283,11 @@ class Trigger:
         caught_up = False
         while queued < wanted:
             if not work.buffer:
+                if work.shard.ended:
+                    # Read to its end already: what it held is in the lanes or committed.
+                    # Reading it again (from the checkpoint) would queue a waiting batch twice.
+                    work.exhausted = True
+                    break
                 raw = self._reader.read(work.shard, _READ_LIMIT)
                 if not raw:
                     work.exhausted = True
@@ -676,11 +684,17 @@ class Trigger:
                 f"The trigger on {self.table_name!r} is running in the background (start()).",
                 "call trigger.stop() first, or let the background poller deliver the records.",
             )
-        first = len(self.invocations)
+        first = seen = len(self.invocations)
         blocked: set[tuple[str, int]] = set()
         self._refresh_due = True  # a run starts from the stream's current shards
-        while self._pass(live=False, blocked=blocked):
-            pass
+        # a bar only for a long run of many records: a lesson's short runs stay silent
+        with Progress(
+            f"run_until_idle {self.table_name}", unit="record", min_count=_PROGRESS_MIN_RECORDS
+        ) as progress:
+            while self._pass(live=False, blocked=blocked):
+                done = self.invocations[seen:]
+                seen += len(done)
+                progress.update(sum(len(i.records) for i in done))
         return self.invocations[first:]
 
     def _check_usable(self) -> None:
