@@ -340,7 +340,11 @@ class Tracer:
         for fn, invs in self._by_function(step) if named else [("", step.invocations)]:
             names = ", ".join(n for inv in invs for n in inv.event_names)
             failed = [inv for inv in invs if not inv.ok]
-            state = f"failed ({failed[0].error})" if failed else "succeeded"
+            state = "succeeded"
+            if failed:
+                state = f"failed ({failed[0].error})"
+                if invs[-1].ok:  # a retry (or the next batch) went through in the same step
+                    state += ", then succeeded"
             texts.append(f"{fn + ' ' if named else ''}invoked with {names}, {state}")
         return "; ".join(texts)
 

@@ -81,3 +81,22 @@ def test_a_tracer_without_a_trigger_is_a_clear_error(lab):
         assert "lab.trigger" in str(exc)
     else:
         raise AssertionError("an empty trigger list was accepted")
+
+
+def test_a_step_whose_batch_fails_then_succeeds_says_both(lab, table_name):
+    src = table_name("src")
+    source = lab.create_table(src)
+    tries: list[int] = []
+
+    def flaky(event: dict[str, Any], context: Any) -> None:
+        tries.append(1)
+        if len(tries) == 1:
+            raise RuntimeError("first try fails")
+
+    trigger = lab.trigger(src, flaky, maximum_retry_attempts=2)
+    trace = labkit.Tracer(lab, trigger)
+    with trace.step("Insert z"):
+        source.put_item(Item={"pk": "z"})
+    text = trace.variable_tracker().loc["Lambda Trigger", "After Step 1"]
+    assert text.startswith("invoked with INSERT, INSERT, failed (")
+    assert text.endswith(", then succeeded") and "first try fails" in text
