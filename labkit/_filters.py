@@ -295,11 +295,16 @@ def _op_affix(kind: str) -> Callable[[object, str], _Matcher]:
 
 def _op_anything_but(operand: object, where: str) -> _Matcher:
     if isinstance(operand, dict):
-        kind, text = next(iter(operand.items())) if len(operand) == 1 else ("", None)
-        if kind in ("prefix", "suffix"):
-            return _Affix(kind, _need_str(text, f"anything-but {kind}", where), negate=True)
-        if kind in ("equals-ignore-case", "wildcard"):
-            hint = "list the exact values to exclude instead."
+        kind = next(iter(operand)) if len(operand) == 1 else ""
+        if kind in ("prefix", "suffix", "equals-ignore-case", "wildcard"):
+            # EventBridge event buses take these; Pipes and Lambda's event source mappings do
+            # not ([E1] "Pipe support: No"), so a mapping would refuse them.
+            hint = (
+                f"match the values to keep instead (for example {{\"{kind}\": ...}}), "
+                "or list the exact values to exclude."
+                if kind in ("prefix", "suffix")
+                else "list the exact values to exclude instead."
+            )
             _fail(where, "refused", f"anything-but {kind}", why=_NO_PIPES, hint=hint)
         _fail(where, "anything-but", operand)
     values = operand if isinstance(operand, list) else [operand]

@@ -14,7 +14,7 @@ REFERENCE = {
                 {
                     "eventName": ["INSERT"],
                     "dynamodb": {
-                        "Keys": {"pk": {"S": [{"anything-but": {"prefix": "test-"}}]}},
+                        "Keys": {"pk": {"S": [{"prefix": "order-"}]}},
                         "NewImage": {"status": {"S": ["new"]}},
                     },
                 }
@@ -30,7 +30,7 @@ WRONG = {
             "Pattern": json.dumps(
                 {
                     "dynamodb": {
-                        "Keys": {"pk": {"S": [{"anything-but": {"prefix": "test-"}}]}},
+                        "Keys": {"pk": {"S": [{"prefix": "order-"}]}},
                         "NewImage": {"status": {"S": ["new"]}},
                     },
                 }

@@ -26,6 +26,10 @@ def REFERENCE(target: Any, customers: Any) -> Any:
                 continue
             order = _image(record, "NewImage")
             cid = order["customer_id"]
+            if record["eventName"] == "MODIFY":
+                old = _image(record, "OldImage")
+                if old["customer_id"] != cid:  # moved: delete the summary under the old key
+                    target.delete_item(Key={"customer": old["customer_id"], "order": old["pk"]})
             if cid not in names:
                 found = customers.get_item(Key={"pk": cid}).get("Item")
                 names[cid] = found["name"] if found else "unknown"
