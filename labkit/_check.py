@@ -44,6 +44,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from ._display import LabTable, lab_table
 from ._errors import LabError, QuizError
 from ._lab import Lab, start
+from ._trigger import Trigger
 
 __all__ = ["CaseResult", "CheckResult", "Exercise", "check", "load_exercise"]
 
@@ -331,6 +332,7 @@ _DES = TypeDeserializer()
 def _run_case(lab: Lab, exercise: Exercise, answer: Any, case: Case) -> CaseResult:
     run = uuid.uuid4().hex[:8]
     made: list[str] = []
+    trigger: Trigger | None = None
 
     def fresh(label: str, spec: TableSpec) -> Any:
         table = _create(lab, f"check-{run}-{label}", spec)
@@ -379,6 +381,9 @@ def _run_case(lab: Lab, exercise: Exercise, answer: Any, case: Case) -> CaseResu
         expected = _plain(case.expect)
         return CaseResult(case.name, got == expected, expected, got, case.hint)
     finally:
+        if trigger is not None:  # its lane threads (parallelization_factor) end with it
+            trigger.close()
+            lab.triggers.remove(trigger)
         for name in made:
             lab.delete_table(name)
 

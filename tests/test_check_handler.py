@@ -288,3 +288,15 @@ def test_a_typed_sort_key_and_the_source_table_can_be_expected(lab):
 
     result = _run_case(lab, exercise, make_handler, exercise.cases[0])
     assert result.passed, result
+
+
+def test_a_check_leaves_no_trigger_or_lane_thread_behind(lab):
+    import threading
+
+    spec = {**TOTALS, "trigger": {"parallelization_factor": 3}}
+    exercise = Exercise.from_dict(spec, "lanes.json")
+    before = len(lab.triggers)
+    result = _run_case(lab, exercise, once_only, exercise.cases[0])
+    assert result.passed, result
+    assert len(lab.triggers) == before
+    assert not [t for t in threading.enumerate() if t.name.startswith("labkit-lane")]
