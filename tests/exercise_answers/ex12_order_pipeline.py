@@ -38,18 +38,22 @@ def _apply(orders_enriched: Any, revenue_by_customer: Any, record: dict[str, Any
         _count(revenue_by_customer, new["customer_id"], 0, new["total"] - old["total"])
 
 
+def _customer(customers: Any, record: dict[str, Any]) -> dict[str, Any] | None:
+    """The order's customer (the enrichment); a LookupError for an unknown one. None on REMOVE."""
+    if record["eventName"] == "REMOVE":
+        return None
+    order = _image(record, "NewImage")
+    customer = customers.get_item(Key={"customer_id": order["customer_id"]}).get("Item")
+    if customer is None:
+        raise LookupError(f"{order['pk']}: unknown customer {order['customer_id']}")
+    return customer
+
+
 def REFERENCE(customers: Any, orders_enriched: Any, revenue_by_customer: Any, failures: Any) -> Any:
     def handler(event: dict[str, Any], context: Any) -> None:
         looked_up = []
         for record in event["Records"]:  # 1. look up (enrich) every record, write nothing yet
-            customer = None
-            if record["eventName"] != "REMOVE":
-                order = _image(record, "NewImage")
-                key = {"customer_id": order["customer_id"]}
-                customer = customers.get_item(Key=key).get("Item")
-                if customer is None:
-                    raise LookupError(f"{order['pk']}: unknown customer {order['customer_id']}")
-            looked_up.append((record, customer))
+            looked_up.append((record, _customer(customers, record)))
         for record, customer in looked_up:  # 2. the whole batch is good: write
             _apply(orders_enriched, revenue_by_customer, record, customer)
 
@@ -59,13 +63,6 @@ def REFERENCE(customers: Any, orders_enriched: Any, revenue_by_customer: Any, fa
 def WRONG(customers: Any, orders_enriched: Any, revenue_by_customer: Any, failures: Any) -> Any:
     def handler(event: dict[str, Any], context: Any) -> None:  # writes as it goes
         for record in event["Records"]:
-            customer = None
-            if record["eventName"] != "REMOVE":
-                order = _image(record, "NewImage")
-                key = {"customer_id": order["customer_id"]}
-                customer = customers.get_item(Key=key).get("Item")
-                if customer is None:
-                    raise LookupError(f"{order['pk']}: unknown customer {order['customer_id']}")
-            _apply(orders_enriched, revenue_by_customer, record, customer)
+            _apply(orders_enriched, revenue_by_customer, record, _customer(customers, record))
 
     return handler
