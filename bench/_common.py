@@ -126,8 +126,8 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     try:
-        from labkit._install import find_dynamodb_local
-        from labkit._java import find_java
+        from labkit.backend._install import find_dynamodb_local
+        from labkit.backend._java import find_java
 
         java_rt = find_java()
         java = f"{java_rt.version} ({java_rt.source})"

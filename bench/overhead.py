@@ -31,9 +31,10 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 
-from labkit._events import LambdaContext, lambda_record
-from labkit._options import TriggerConfig
-from labkit._trigger import Trigger
+from labkit.esm._events import lambda_record
+from labkit.esm._runtime import LambdaContext
+from labkit.esm._options import TriggerConfig
+from labkit.esm._trigger import Trigger
 
 TABLE = "overhead"
 BATCH_SIZE = 100

@@ -8,18 +8,27 @@
     trigger.run_until_idle()                 # deliver what the stream captured
     trace = lk.Tracer(lab, ...)              # execution table and variable tracker
     lk.quiz("quizzes/01-stream-processing-flow.json")
+    lk.check("01-keep-real-orders", handler) # a graded exercise
 
-Engine modules (no Jupyter imports): _install, _java, _server, _lab, _stream, _events, _trigger.
-Presentation modules: _tracer, _quiz, _doctor, _monitor.
+labkit is built in three wings (see README, "How labkit is built"):
+
+* ``labkit.backend``: Java, DynamoDB Local, the loopback server, where to connect;
+* ``labkit.esm``: the event source mapping: reading, shaping, filtering, batching, the Lambda
+  runtime, policy, failure documents, deployment;
+* ``labkit.teach``: tracer, monitor, quiz, check, doctor, notebook generation.
+
+``labkit._lab`` joins the first two into the ``Lab`` a lesson holds. The engine (backend, esm,
+``_lab``) imports nothing from ``teach`` and no pandas, ipywidgets or tqdm; the teaching wing is
+imported here only when one of its names is first used. The engine asks for a progress bar and a
+log table through ``labkit._seams``; this module names the teaching wing's as the ones to use.
 """
 
 from __future__ import annotations
 
-from ._check import CheckResult, Exercise, check
-from ._checkpoints import MemoryCheckpoints, TableCheckpoints
-from ._deploy import check_esm_config, cloudformation_template, iam_policy
-from ._display import LabTable
-from ._doctor import Check, Report, doctor
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from . import _seams
 from ._errors import (
     BackendError,
     BackendStartError,
@@ -39,30 +48,57 @@ from ._errors import (
     TraceError,
     TriggerError,
 )
-from ._events import EventName, LambdaContext, StreamViewType, lambda_event
 from ._lab import Lab, start
-from ._monitor import Monitor, monitor
-from ._options import TriggerConfig
-from ._quiz import Feedback, Option, Question, Quiz, quiz
-from ._stream import StartingPosition, StreamReader
-from ._tracer import Change, StepTrace, Tracer
-from ._trigger import Discard, Invocation, Outcome, Trigger
+from .esm import (
+    Discard,
+    EventName,
+    Invocation,
+    LambdaContext,
+    MemoryCheckpoints,
+    Outcome,
+    StartingPosition,
+    StreamReader,
+    StreamViewType,
+    TableCheckpoints,
+    Trigger,
+    TriggerConfig,
+    check_esm_config,
+    cloudformation_template,
+    iam_policy,
+    lambda_event,
+)
+
+if TYPE_CHECKING:
+    from .teach import LabTable, Tracer, check, doctor, monitor, quiz
+
+_seams.register(bar="labkit.teach._progress:bar", table="labkit.teach._display:lab_table")
 
 __version__ = "0.1.0"
+
+# The teaching wing's public names, imported on first use (``lk.Tracer`` imports pandas).
+_TEACH = ("LabTable", "Tracer", "check", "doctor", "monitor", "quiz")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TEACH:
+        value = getattr(importlib.import_module(".teach", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'labkit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "BackendError",
     "BackendStartError",
-    "Change",
-    "Check",
-    "CheckResult",
     "DeployError",
     "Discard",
     "DynamoDBLocalNotFoundError",
     "EndpointUnreachableError",
     "EventName",
-    "Exercise",
-    "Feedback",
     "InvalidTableNameError",
     "InvalidTriggerOptionError",
     "Invocation",
@@ -72,17 +108,11 @@ __all__ = [
     "LabTable",
     "LambdaContext",
     "MemoryCheckpoints",
-    "Monitor",
-    "Option",
     "Outcome",
     "PortInUseError",
-    "Question",
-    "Quiz",
     "QuizError",
-    "Report",
     "SetupError",
     "StartingPosition",
-    "StepTrace",
     "StreamNotEnabledError",
     "StreamReader",
     "StreamViewType",

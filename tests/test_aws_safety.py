@@ -14,6 +14,7 @@ from botocore.stub import Stubber
 
 import labkit
 from labkit import _lab
+from labkit.backend._connect import opted_into_aws
 
 ACCESS_KEY = "AKIAEXAMPLESECRET123"
 SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -118,11 +119,11 @@ def test_an_amazonaws_endpoint_url_needs_the_explicit_opt_in():
 
 def test_without_the_opt_in_start_never_goes_to_aws(monkeypatch):
     monkeypatch.delenv("LABKIT_USE_AWS", raising=False)
-    assert not _lab._opted_into_aws()
+    assert not opted_into_aws()
     monkeypatch.setenv("LABKIT_USE_AWS", "0")
-    assert not _lab._opted_into_aws()
+    assert not opted_into_aws()
     monkeypatch.setenv("LABKIT_USE_AWS", "1")
-    assert _lab._opted_into_aws()
+    assert opted_into_aws()
 
 
 def test_aws_without_a_region_is_a_clear_error(monkeypatch, tmp_path):

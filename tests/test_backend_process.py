@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from labkit import _lab
-from labkit._server import _answers
+from labkit.backend._server import _answers
 
 pytestmark = pytest.mark.dynamodb_local
 

@@ -13,7 +13,7 @@ import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
 import labkit
-from labkit._check import Exercise, _run_case
+from labkit.teach._check import Exercise, _run_case
 
 _des = TypeDeserializer()
 

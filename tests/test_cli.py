@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from labkit.__main__ import _free_loopback_port, jupyter_command
-from labkit._server import _answers
+from labkit.backend._server import _answers
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -458,7 +458,7 @@ def test_errors_in_background_polling_are_kept_and_shown(lab, table_name, make_t
     name = table_name("orders")
     lab.create_table(name)
     trigger = make_trigger(name, ignore)
-    trigger._reader.refresh = _boom  # the next poll fails before reading anything
+    trigger.reader.refresh = _boom  # the next poll fails before reading anything
     trigger.start()
     deadline = time.monotonic() + 10
     while not trigger.poller_errors and time.monotonic() < deadline:

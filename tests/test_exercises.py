@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import labkit
-from labkit._check import EXERCISES, Exercise, load_exercise
+from labkit.teach._check import EXERCISES, Exercise, load_exercise
 
 ANSWER_DIR = Path(__file__).resolve().parent / "exercise_answers"
 

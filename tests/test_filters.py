@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from labkit._errors import InvalidTriggerOptionError, LabError, TriggerError
-from labkit._filters import (
+from labkit.esm._filters import (
     MAX_FILTERS,
     MAX_PATTERN_LENGTH,
     FilterCriteria,

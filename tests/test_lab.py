@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 import labkit
 from labkit import _lab
-from labkit._server import free_port
+from labkit.backend._server import free_port
 
 
 def ignore(event: dict[str, Any], context: Any) -> None:

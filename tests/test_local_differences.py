@@ -31,8 +31,8 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 import labkit
-from labkit._events import lambda_record
-from labkit._normalize import (
+from labkit.esm._events import lambda_record
+from labkit.esm._normalize import (
     LOCAL_TTL_EVENT_NAME,
     RULES,
     TTL_USER_IDENTITY,

@@ -21,11 +21,12 @@ import pytest
 from _streamcheck import as_event, at_least, read_until
 
 import labkit
-from labkit import _lab, _server
+from labkit import _lab
+from labkit.backend import _server
 from labkit.__main__ import jupyter_command
-from labkit._install import find_dynamodb_local
-from labkit._java import find_java
-from labkit._server import LocalServer, _answers, free_port
+from labkit.backend._install import find_dynamodb_local
+from labkit.backend._java import find_java
+from labkit.backend._server import LocalServer, _answers, free_port
 
 _PROC_NET = (Path("/proc/net/tcp"), Path("/proc/net/tcp6"))
 _LISTEN = "0A"  # TCP_LISTEN in /proc/net/tcp's "st" column
@@ -166,7 +167,7 @@ def test_an_unsupported_dynamodb_local_falls_back_to_every_interface_and_says_so
         cmd = real_command(self, loopback=loopback)
         if "-cp" in cmd:
             launcher_runs.append(self.port)
-            cmd[cmd.index("-cp") + 1] = str(_server._LAUNCHER_DIR)
+            cmd[cmd.index("-cp") + 1] = str(_server.LAUNCHER_DIR)
         return cmd
 
     monkeypatch.setattr(LocalServer, "command", launcher_alone)

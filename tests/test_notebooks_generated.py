@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import nbformat
 
-from labkit._notebooks import NOTEBOOKS, SOLUTION_TAG, generate, learner_copy, lessons
+from labkit.teach._notebooks import NOTEBOOKS, SOLUTION_TAG, generate, learner_copy, lessons
 
 
 def test_navigation_contents_and_learner_copies_are_up_to_date():

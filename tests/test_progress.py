@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import labkit
-from labkit import _progress
-from labkit._progress import Progress
+from labkit import _seams as _progress
+from labkit._seams import Progress
 
 
 class _Clock:

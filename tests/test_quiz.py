@@ -13,7 +13,7 @@ import ipywidgets as w
 import pytest
 
 from labkit._errors import QuizError
-from labkit._quiz import PICK_FIRST, Feedback, Question, Quiz, quiz
+from labkit.teach._quiz import PICK_FIRST, Feedback, Question, Quiz, quiz
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 QUIZ_FILES = sorted((NOTEBOOKS / "quizzes").glob("*.json"))

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import labkit
-from labkit._check import Exercise, _plain, _run_case
+from labkit.teach._check import Exercise, _plain, _run_case
 
 _EXERCISE = {
     "id": "t-iter",

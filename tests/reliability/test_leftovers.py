@@ -35,7 +35,7 @@ from typing import Any
 import pytest
 
 from labkit import _lab
-from labkit._server import _answers
+from labkit.backend._server import _answers
 
 pytestmark = pytest.mark.dynamodb_local
 

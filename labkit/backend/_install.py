@@ -26,9 +26,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._errors import DynamoDBLocalNotFoundError
-from ._paths import cache_dir
-from ._progress import Progress
+from .._errors import DynamoDBLocalNotFoundError
+from .._paths import cache_dir
+from .._seams import Progress
 
 __all__ = [
     "NPM_PACKAGE",

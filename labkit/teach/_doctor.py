@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ._display import LabTable, lab_table
-from ._errors import LabError
-from ._install import find_dynamodb_local
-from ._java import MIN_JAVA, find_java
+from .._errors import LabError
+from ..backend._install import find_dynamodb_local
+from ..backend._java import MIN_JAVA, find_java
 
 __all__ = ["Check", "Report", "doctor"]
 
@@ -103,7 +103,7 @@ def _dynamodb_local() -> Check:
 
 
 def _endpoint() -> Check:
-    from ._lab import start  # the engine; imported late so a broken install still reports
+    from .._lab import start  # the engine; imported late so a broken install still reports
 
     began = time.perf_counter()
     lab = start()

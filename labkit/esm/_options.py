@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._errors import InvalidTriggerOptionError
+from .._errors import InvalidTableNameError, InvalidTriggerOptionError
+from .._names import check_table_name
 from ._filters import FilterCriteria, compile_filter_criteria
 
 __all__ = ["REPORT_BATCH_ITEM_FAILURES", "TriggerConfig"]
@@ -142,6 +143,7 @@ class TriggerConfig:
         object.__setattr__(self, "filters", compile_filter_criteria(self.filter_criteria))
 
     def _check_destination(self) -> None:
+        """The on-failure destination: AWS's shape, naming a lab table (not an ARN)."""
         config = self.destination_config
         if config is None:
             return
@@ -161,6 +163,23 @@ class TriggerConfig:
                 "pass destination_config={'OnFailure': {'Destination': 'my_failures'}}, naming a "
                 "lab table that receives the failure documents.",
             )
+        name = config["OnFailure"]["Destination"]
+        if name.startswith("arn:"):
+            raise InvalidTriggerOptionError(
+                f"destination_config names {name!r}, an ARN; in the lab the on-failure "
+                "destination is a lab table that receives AWS's failure documents.",
+                "pass destination_config={'OnFailure': {'Destination': 'failures'}} with a table "
+                "made by lab.create_table; give the SQS or SNS ARN to "
+                "trigger.esm_config(destination_arn=...) for AWS.",
+            )
+        try:
+            check_table_name(name, "destination_config Destination (a lab table name)")
+        except InvalidTableNameError as exc:
+            raise InvalidTriggerOptionError(
+                exc.what,
+                "name a lab table made with lab.create_table('failures', stream=None) in "
+                "destination_config={'OnFailure': {'Destination': 'failures'}}.",
+            ) from exc
 
     @property
     def destination(self) -> str | None:

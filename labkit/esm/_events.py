@@ -1,4 +1,4 @@
-"""Lambda's view of a stream: the event and context a DynamoDB Streams trigger delivers.
+"""Lambda's view of a stream: the records and event a DynamoDB Streams trigger delivers.
 
 ``lambda_event`` turns records from boto3's GetRecords into the JSON shape AWS Lambda hands a
 function (``{"Records": [...]}`` with ``eventSourceARN`` added to each record,
@@ -11,13 +11,10 @@ from __future__ import annotations
 import base64
 import copy
 import datetime as dt
-import time
-import uuid
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["EventName", "LambdaContext", "StreamViewType", "lambda_event", "lambda_record"]
+__all__ = ["EventName", "StreamViewType", "lambda_event", "lambda_record"]
 
 
 class EventName(StrEnum):
@@ -87,41 +84,3 @@ def lambda_event(records: list[dict[str, Any]], stream_arn: str) -> dict[str, An
     Introduced in notebooks/01-stream-processing-flow.ipynb.
     """
     return {"Records": [lambda_record(r, stream_arn) for r in records]}
-
-
-@dataclass
-class LambdaContext:
-    """The context object Lambda passes as the handler's second argument (the fields Python gets).
-
-    Introduced in notebooks/01-stream-processing-flow.ipynb.
-    """
-
-    function_name: str
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 128
-    timeout_s: float = 3.0
-    region: str = "us-east-1"
-    account_id: str = "000000000000"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    identity: Any = None  # Cognito identity: only for mobile SDK invocations
-    client_context: Any = None  # only for mobile SDK invocations
-    _deadline: float = field(default=0.0, repr=False)
-
-    def __post_init__(self) -> None:
-        self._deadline = time.monotonic() + self.timeout_s
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{self.function_name}"
-
-    @property
-    def log_group_name(self) -> str:
-        return f"/aws/lambda/{self.function_name}"
-
-    @property
-    def log_stream_name(self) -> str:
-        day = dt.datetime.now(dt.UTC).strftime("%Y/%m/%d")
-        return f"{day}/[{self.function_version}]{self.aws_request_id.replace('-', '')}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))

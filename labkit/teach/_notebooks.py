@@ -22,7 +22,7 @@ import nbformat
 
 __all__ = ["SOLUTION_TAG", "generate", "learner_copy", "lessons"]
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 SOLUTION_TAG = "solution"
 _LESSON = re.compile(r"^\d\d-[a-z0-9-]+\.ipynb$")
 _STUB = "# Your answer here: replace this line, then run the check below.\n"

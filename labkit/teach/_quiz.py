@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Feedback", "Option", "Question", "Quiz", "quiz"]
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 PICK_FIRST = "Pick an option first, then press Check."
 _KEBAB = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 _JSON_TYPE = {str: "a string", bool: "true or false", list: "a list [...]", dict: "an object {...}"}

@@ -42,13 +42,13 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 
 from ._display import LabTable, lab_table
-from ._errors import LabError, QuizError
-from ._lab import Lab, start
-from ._trigger import Trigger
+from .._errors import LabError, QuizError
+from .._lab import Lab, start
+from ..esm._trigger import Trigger
 
 __all__ = ["CaseResult", "CheckResult", "Exercise", "check", "load_exercise"]
 
-EXERCISES = Path(__file__).resolve().parents[1] / "notebooks" / "exercises"
+EXERCISES = Path(__file__).resolve().parents[2] / "notebooks" / "exercises"
 _KINDS = ("transform", "filter", "handler", "iterator")
 _OPS = ("put", "update", "delete")
 _CASE_KEYS = {"name", "writes", "expect", "hint"}

@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ._checkpoints import CheckpointStore, MemoryCheckpoints
-from ._errors import StreamNotEnabledError
+from .._errors import StreamNotEnabledError
 
 __all__ = ["ShardState", "StartingPosition", "StreamReader"]
 
@@ -38,7 +38,6 @@ class ShardState:
     shard_id: str
     parent_shard_id: str | None
     checkpoint: str | None = None  # last sequence number processed
-    retry_from: str | None = None  # first record of a failed batch, while nothing is checkpointed
     iterator: str | None = None
     closed: bool = False  # the shard has an ending sequence number: no new records
     ended: bool = False  # read to its end: GetRecords gave no next iterator
@@ -86,7 +85,7 @@ class StreamReader:
                 if shard.checkpoint is not None:
                     continue  # a stored checkpoint wins: resume there (a restarted consumer)
                 if shard.closed:
-                    shard.finished = True
+                    self.finish(shard)
                     continue
                 while records := self.read(shard):
                     self.commit(shard, records[-1]["dynamodb"]["SequenceNumber"])
@@ -140,8 +139,6 @@ class StreamReader:
     def _fresh_iterator(self, shard: ShardState) -> str:
         if shard.checkpoint is not None:
             return self._iterator(shard.shard_id, "AFTER_SEQUENCE_NUMBER", shard.checkpoint)
-        if shard.retry_from is not None:
-            return self._iterator(shard.shard_id, "AT_SEQUENCE_NUMBER", shard.retry_from)
         return self._iterator(shard.shard_id, "TRIM_HORIZON")
 
     def read(self, shard: ShardState, limit: int = _GET_RECORDS_MAX) -> list[dict[str, Any]]:
@@ -172,7 +169,7 @@ class StreamReader:
                 # Say so, and go on from the oldest record still there.
                 self.notices.append(
                     f"Records of shard {shard.shard_id} after sequence number "
-                    f"{shard.checkpoint or shard.retry_from or '(start)'} were trimmed from the "
+                    f"{shard.checkpoint or '(start)'} were trimmed from the "
                     "stream before they were processed; continuing from the oldest record "
                     "still there (TRIM_HORIZON)."
                 )
@@ -208,19 +205,17 @@ class StreamReader:
     def commit(self, shard: ShardState, sequence_number: str) -> None:
         """Record that everything up to ``sequence_number`` in ``shard`` is processed."""
         shard.checkpoint = sequence_number
-        shard.retry_from = None
         self.checkpoints.put(shard.shard_id, sequence_number)
 
-    def rewind(self, shard: ShardState, first_unprocessed: str) -> None:
-        """Read again from ``first_unprocessed`` (the first record of a failed batch) next time.
+    def finish(self, shard: ShardState) -> None:
+        """Record that ``shard`` is ended and everything read from it is processed: its
+        children become readable."""
+        shard.finished = True
 
-        With a checkpoint that is simply "after the checkpoint"; before the first checkpoint it
-        is that record itself, so a reader never falls back to records before its start.
-        """
-        shard.iterator = None
-        shard.finished = False
-        if shard.checkpoint is None:
-            shard.retry_from = first_unprocessed
+    def take_notices(self) -> list[str]:
+        """The notices (trimmed records) gathered since the last call, and forget them."""
+        notices, self.notices = self.notices, []
+        return notices
 
     def read_all(self) -> list[dict[str, Any]]:
         """Every record not read yet, on every shard, committed as read (for observers)."""
@@ -239,6 +234,6 @@ class StreamReader:
                     if not records or shard.ended:
                         break
                 if shard.ended:  # everything read is committed at once here
-                    shard.finished = True
+                    self.finish(shard)
                     progressed = True
         return out

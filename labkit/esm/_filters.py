@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NoReturn
 
-from ._errors import InvalidTriggerOptionError
+from .._errors import InvalidTriggerOptionError
 
 __all__ = ["MAX_FILTERS", "MAX_PATTERN_LENGTH", "FilterCriteria", "compile_filter_criteria"]
 

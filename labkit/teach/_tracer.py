@@ -23,10 +23,11 @@ from decimal import Decimal
 from typing import Any
 
 from ._display import LabTable, lab_table
-from ._errors import TraceError
-from ._lab import Lab
-from ._stream import StreamReader
-from ._trigger import Invocation, Trigger
+from .._errors import TraceError
+from .._lab import Lab
+from ..esm._stream import StreamReader
+from ..esm._invocations import Invocation
+from ..esm._trigger import Trigger
 
 __all__ = ["EXECUTION_COLUMNS", "TRACKER_ROWS", "Change", "StepTrace", "Tracer", "Transcript"]
 

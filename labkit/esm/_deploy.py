@@ -27,7 +27,7 @@ import botocore.session
 from botocore.exceptions import ParamValidationError
 from botocore.validate import validate_parameters
 
-from ._errors import DeployError
+from .._errors import DeployError
 from ._trigger import Trigger
 
 __all__ = [

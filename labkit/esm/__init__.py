@@ -1,0 +1,54 @@
+"""The event source mapping wing: what Lambda does between a DynamoDB stream and a function.
+
+Rooms: ``_stream`` (the stream reader, sole owner of shard state), ``_checkpoints``, ``_events``
+and ``_normalize`` and ``_records`` (a record as the handler gets it, shaped by one function),
+``_filters`` (Lambda's filter rules), ``_options`` (the one home of the options' names, defaults
+and ranges), ``_intake`` (reading shards into lanes), ``_batching`` (lanes, batches, tumbling
+windows), ``_runtime`` (calling a handler, capturing its output, judging its response; with
+``_capture``), ``_trigger`` (policy and run loop), ``_poller`` (the background thread),
+``_invocations`` and ``_failures`` (what happened, AWS's failure document), ``_repair`` (replay
+and redelivery), ``_deploy`` (esm_config, IAM policy, CloudFormation). Imports nothing from
+``teach`` and no pandas, ipywidgets or tqdm.
+"""
+
+from __future__ import annotations
+
+from ._checkpoints import CheckpointStore, MemoryCheckpoints, TableCheckpoints
+from ._deploy import check_esm_config, cloudformation_template, iam_policy
+from ._events import EventName, StreamViewType, lambda_event, lambda_record
+from ._filters import FilterCriteria, compile_filter_criteria
+from ._invocations import Discard, Invocation, InvocationLog, Outcome
+from ._options import TriggerConfig
+from ._records import shape
+from ._runtime import LambdaContext, Response, invoke, judge
+from ._stream import ShardState, StartingPosition, StreamReader
+from ._trigger import Trigger
+
+__all__ = [
+    "CheckpointStore",
+    "Discard",
+    "EventName",
+    "FilterCriteria",
+    "Invocation",
+    "InvocationLog",
+    "LambdaContext",
+    "MemoryCheckpoints",
+    "Outcome",
+    "Response",
+    "ShardState",
+    "StartingPosition",
+    "StreamReader",
+    "StreamViewType",
+    "TableCheckpoints",
+    "Trigger",
+    "TriggerConfig",
+    "check_esm_config",
+    "cloudformation_template",
+    "compile_filter_criteria",
+    "iam_policy",
+    "invoke",
+    "judge",
+    "lambda_event",
+    "lambda_record",
+    "shape",
+]

@@ -1,0 +1,74 @@
+"""Reading a shard into its lanes: GetRecords, shaping, filtering, and choosing the lane.
+
+Each GetRecords asks for as many records as the API allows; what the lanes cannot take yet waits
+in the shard's buffer and is handed out just as a read of the missing number of records would have
+been, so the batches are the same, for a fraction of the calls. Records a filter rejects are never
+delivered, and are marked done so the checkpoint moves past them all the same.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+
+from ._batching import Entry, ShardWork
+from ._options import TriggerConfig
+from ._records import key_of, shape
+from ._stream import StreamReader
+
+__all__ = ["READ_LIMIT", "fill"]
+
+READ_LIMIT = 1000  # records a GetRecords call asks for: the API's ceiling
+
+
+def fill(
+    work: ShardWork,
+    reader: StreamReader,
+    config: TriggerConfig,
+    clock: Callable[[], float],
+    *,
+    live: bool = False,
+) -> bool:
+    """Read records into the shard's lanes until each could make a full batch.
+
+    In live mode a read that returns fewer records than it asked for has caught up with the
+    shard, so the pass goes on to invoke without asking again first. True when a filtered-out
+    record was finished (progress without an invocation).
+    """
+    wanted = config.batch_size * config.parallelization_factor
+    queued = sum(len(lane.queue) for lane in work.lanes)
+    progressed = False
+    caught_up = False
+    while queued < wanted:
+        if not work.buffer:
+            if work.shard.ended:
+                # Read to its end already: what it held is in the lanes or committed.
+                # Reading it again (from the checkpoint) would queue a waiting batch twice.
+                work.exhausted = True
+                break
+            raw = reader.read(work.shard, READ_LIMIT)
+            if not raw:
+                work.exhausted = True
+                break
+            work.buffer.extend(raw)
+            work.notices = (*work.notices, *reader.take_notices())
+            caught_up = len(raw) < READ_LIMIT
+        now = clock()
+        for _ in range(min(wanted - queued, len(work.buffer))):
+            shaped, notes = shape(work.buffer.popleft(), reader.stream_arn)
+            notes, work.notices = (*work.notices, *notes), ()  # a trim notice: next record
+            created = float(shaped["dynamodb"].get("ApproximateCreationDateTime", now))
+            entry = Entry(shaped, shaped["dynamodb"]["SequenceNumber"], now, created, notes=notes)
+            work.entries.append(entry)
+            if config.filters is not None and not config.filters.matches(shaped):
+                entry.done = True  # never delivered, checkpointed all the same
+                progressed = True
+                continue
+            lane = work.lanes[0]  # one item key always on one lane
+            if len(work.lanes) > 1:
+                lane = work.lanes[zlib.crc32(key_of(shaped).encode()) % len(work.lanes)]
+            lane.queue.append(entry)
+            queued += 1
+        if not work.buffer and (work.shard.iterator is None or (live and caught_up)):
+            break
+    return progressed

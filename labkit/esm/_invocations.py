@@ -1,0 +1,159 @@
+"""What a trigger did: its invocations, the batches it gave up on, and the log of both.
+
+``InvocationLog`` is the one place a trigger writes them (thread-safe: lanes invoke at once);
+``rows()`` gives the log as plain rows, which ``trigger.log()`` hands to the presentation wing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["LOG_COLUMNS", "Discard", "Invocation", "InvocationLog", "Outcome"]
+
+LOG_COLUMNS = [
+    "Invocation",
+    "Shard",
+    "Records",
+    "Sequence range",
+    "Attempt",
+    "Outcome",
+    "Duration (ms)",
+    "Notes",
+]
+
+
+class Outcome(StrEnum):
+    """How an invocation ended, as the invocation log shows it."""
+
+    SUCCESS = "success"
+    ERROR = "error"
+    PARTIAL_FAILURE = "partial failure"
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One call of the handler: the event it got, what it returned or raised, and its log.
+
+    Introduced in notebooks/01-stream-processing-flow.ipynb.
+    """
+
+    number: int
+    shard_id: str
+    event: dict[str, Any]
+    request_id: str
+    result: Any = None
+    error: str | None = None
+    logs: tuple[str, ...] = ()
+    duration_ms: float = 0.0
+    attempt: int = 1
+    outcome: Outcome = Outcome.SUCCESS
+    notes: tuple[str, ...] = ()
+    lane: int = 0
+    function_name: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.SUCCESS
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        return list(self.event["Records"])
+
+    @property
+    def event_names(self) -> list[str]:
+        return [r["eventName"] for r in self.event["Records"]]
+
+    @property
+    def sequence_numbers(self) -> list[str]:
+        return [r["dynamodb"]["SequenceNumber"] for r in self.event["Records"]]
+
+    def __repr__(self) -> str:
+        outcome = "ok" if self.ok else f"{self.outcome.value}: {self.error!r}"
+        return (
+            f"Invocation(#{self.number}, {len(self.records)} record(s) "
+            f"{self.event_names}, {outcome}, logs={list(self.logs)})"
+        )
+
+
+@dataclass(frozen=True)
+class Discard:
+    """Records given up on (retries or record age ran out), and the failure document for them.
+
+    ``document`` has the shape AWS sends to an SQS or SNS on-failure destination.
+
+    Introduced in notebooks/08-when-processing-fails.ipynb.
+    """
+
+    shard_id: str
+    condition: str  # "RetryAttemptsExhausted" or "RecordAgeExceeded"
+    sequence_numbers: tuple[str, ...]
+    document: dict[str, Any]
+    destination: str | None
+
+
+def _row(entry: Invocation | Discard) -> dict[str, Any]:
+    if isinstance(entry, Invocation):
+        seqs = entry.sequence_numbers
+        return {
+            "Invocation": entry.number,
+            "Shard": entry.shard_id[-8:],
+            "Records": len(seqs),
+            "Sequence range": f"{seqs[0]}..{seqs[-1]}" if seqs else "(final window call)",
+            "Attempt": entry.attempt,
+            "Outcome": entry.outcome.value,
+            "Duration (ms)": round(entry.duration_ms, 1),
+            "Notes": "; ".join((*entry.notes, *([entry.error] if entry.error else []))),
+        }
+    seqs = list(entry.sequence_numbers)
+    where = f"sent to {entry.destination}" if entry.destination else "dropped"
+    return {
+        "Invocation": "",
+        "Shard": entry.shard_id[-8:],
+        "Records": len(seqs),
+        "Sequence range": f"{seqs[0]}..{seqs[-1]}",
+        "Attempt": "",
+        "Outcome": f"discarded ({entry.condition}), {where}",
+        "Duration (ms)": "",
+        "Notes": "",
+    }
+
+
+class InvocationLog:
+    """A trigger's invocations and discards, numbered and in the order they happened."""
+
+    def __init__(self) -> None:
+        self.invocations: list[Invocation] = []
+        self.discards: list[Discard] = []
+        self.entries: list[Invocation | Discard] = []
+        self._lock = threading.Lock()
+
+    def add(self, **fields: Any) -> Invocation:
+        """Record an invocation (numbered here, in the order invocations end)."""
+        with self._lock:
+            invocation = Invocation(number=len(self.invocations) + 1, **fields)
+            self.invocations.append(invocation)
+            self.entries.append(invocation)
+        return invocation
+
+    def add_discard(self, discard: Discard) -> None:
+        with self._lock:
+            self.discards.append(discard)
+            self.entries.append(discard)
+
+    def note(self, invocation: Invocation, note: str) -> Invocation:
+        """Add a note to an invocation already in the log; returns the amended invocation."""
+        amended = dataclasses.replace(invocation, notes=(*invocation.notes, note))
+        with self._lock:
+            self.invocations[invocation.number - 1] = amended
+            self.entries[self.entries.index(invocation)] = amended
+        return amended
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per invocation or discarded batch, in the order they happened."""
+        with self._lock:
+            entries = list(self.entries)
+        return [_row(entry) for entry in entries]
