@@ -410,5 +410,3 @@ def _remove_outdated(root: Path, keep: Path, java: JavaRuntime) -> None:
 
 class _CannotArchive(BackendStartError):
     """The archive cannot be built with this Java and jar: no use trying again."""
-
-

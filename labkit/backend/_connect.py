@@ -83,9 +83,7 @@ def ping(connection: Connection) -> None:
     except (BotoCoreError, ClientError) as exc:
         url = connection.endpoint_url
         where = (
-            f"LABKIT_ENDPOINT_URL={url}"
-            if connection.server is None and url
-            else (url or "AWS")
+            f"LABKIT_ENDPOINT_URL={url}" if connection.server is None and url else (url or "AWS")
         )
         raise EndpointUnreachableError(
             f"No DynamoDB answered at {where} ({exc}).",

@@ -49,6 +49,19 @@ class Batch:
     def sequence_numbers(self) -> list[str]:
         return [e.sequence_number for e in self.entries]
 
+    def take_expired(self, now: float, limit: int) -> Batch | None:
+        """Remove the leading records older than ``limit`` seconds (-1: no limit), as a batch."""
+        if limit == -1:
+            return None
+        old = 0
+        while old < len(self.entries) and now - self.entries[old].created > limit:
+            old += 1
+        if not old:
+            return None
+        expired = Batch(self.entries[:old], self.failures, self.window_start)
+        self.entries = self.entries[old:]
+        return expired
+
     def split(self) -> list[Batch]:
         """The two halves of a bisected batch, first half first."""
         half = len(self.entries) // 2

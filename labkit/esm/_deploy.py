@@ -223,9 +223,7 @@ def cloudformation_template(
             f"function_name={function_name!r} is not a function name.",
             "pass the name of the Lambda function, like 'order-totals'.",
         )
-    properties = copy.deepcopy(
-        trigger.esm_config(function_name, destination_arn=destination_arn)
-    )
+    properties = copy.deepcopy(trigger.esm_config(function_name, destination_arn=destination_arn))
     if stream_arn is not None:
         properties["EventSourceArn"] = stream_arn
     check_esm_config(properties)

@@ -12,9 +12,9 @@ import json
 import uuid
 from typing import Any
 
-from ._invocations import Invocation, Outcome
+from ._invocations import Discard, Invocation, Outcome
 
-__all__ = ["failure_document", "iso_utc", "store_failure_document"]
+__all__ = ["discard", "failure_document", "iso_utc", "store_failure_document"]
 
 
 def iso_utc(epoch: float) -> str:
@@ -72,3 +72,34 @@ def store_failure_document(table: Any, document: dict[str, Any]) -> None:
     if len(keys) > 1:
         item[keys[1]] = document["timestamp"]
     table.put_item(Item=item)
+
+
+def discard(
+    *,
+    condition: str,
+    function_arn: str,
+    invocation: Invocation | None,
+    invoke_count: int,
+    shard_id: str,
+    sequence_numbers: list[str],
+    created: list[float],
+    stream_arn: str,
+    destination: Any = None,
+) -> Discard:
+    """Give up on records: their failure document, stored in ``destination`` (a boto3 Table of
+    the on-failure destination) when there is one, and the ``Discard`` that says so."""
+    document = failure_document(
+        condition=condition,
+        function_arn=function_arn,
+        invocation=invocation,
+        invoke_count=invoke_count,
+        shard_id=shard_id,
+        sequence_numbers=sequence_numbers,
+        created=created,
+        stream_arn=stream_arn,
+    )
+    name = None
+    if destination is not None:
+        store_failure_document(destination, document)
+        name = destination.table_name
+    return Discard(shard_id, condition, tuple(sequence_numbers), document, name)

@@ -300,7 +300,7 @@ def _op_anything_but(operand: object, where: str) -> _Matcher:
             # EventBridge event buses take these; Pipes and Lambda's event source mappings do
             # not ([E1] "Pipe support: No"), so a mapping would refuse them.
             hint = (
-                f"match the values to keep instead (for example {{\"{kind}\": ...}}), "
+                f'match the values to keep instead (for example {{"{kind}": ...}}), '
                 "or list the exact values to exclude."
                 if kind in ("prefix", "suffix")
                 else "list the exact values to exclude instead."

@@ -132,7 +132,14 @@ class InvocationLog:
         self._lock = threading.Lock()
 
     def add(self, **fields: Any) -> Invocation:
-        """Record an invocation (numbered here, in the order invocations end)."""
+        """Record an invocation (numbered here, in the order invocations end); ``fields`` are
+        Invocation's (``response`` stands for its request_id, result, logs and duration_ms)."""
+        response = fields.pop("response", None)
+        if response is not None:
+            fields.setdefault("request_id", response.request_id)
+            fields.setdefault("result", response.result)
+            fields.setdefault("logs", response.logs)
+            fields.setdefault("duration_ms", response.duration_ms)
         with self._lock:
             invocation = Invocation(number=len(self.invocations) + 1, **fields)
             self.invocations.append(invocation)

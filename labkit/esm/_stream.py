@@ -15,8 +15,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ._checkpoints import CheckpointStore, MemoryCheckpoints
 from .._errors import StreamNotEnabledError
+from ._checkpoints import CheckpointStore, MemoryCheckpoints
 
 __all__ = ["ShardState", "StartingPosition", "StreamReader"]
 
