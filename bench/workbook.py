@@ -34,9 +34,9 @@ from _common import busy_processes, markdown_table, summary_row, write_results
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from labkit.backend._archive import find_class_data_archive
 from labkit.backend._install import find_dynamodb_local
 from labkit.backend._java import find_java
-from labkit.backend._archive import find_class_data_archive
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"

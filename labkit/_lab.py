@@ -9,27 +9,20 @@ from __future__ import annotations
 
 import atexit
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
 
 import boto3
-import botocore.session
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from . import _seams
 from ._errors import (
     BackendError,
-    EndpointUnreachableError,
-    InvalidTableNameError,
-    InvalidTriggerOptionError,
     LabError,
-    PortInUseError,
     StreamNotEnabledError,
     TableError,
     TableExistsError,

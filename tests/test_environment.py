@@ -53,8 +53,9 @@ def test_every_python_dependency_is_in_environment_yml_with_the_same_bound():
 
 def test_environment_yml_has_nothing_pyproject_lacks_except_the_runtimes():
     project = _pyproject()["project"]
-    names = {_split(s)[0] for s in
-             [*project["dependencies"], *project["optional-dependencies"]["test"]]}
+    names = {
+        _split(s)[0] for s in [*project["dependencies"], *project["optional-dependencies"]["test"]]
+    }
     conda, _ = _conda()
     extra = set(conda) - {CONDA_NAME.get(n, n) for n in names}
     # Runtimes conda provides that pip cannot: Python, Java for DynamoDB Local, npm for its jar.

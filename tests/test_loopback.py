@@ -22,8 +22,8 @@ from _streamcheck import as_event, at_least, read_until
 
 import labkit
 from labkit import _lab
-from labkit.backend import _server
 from labkit.__main__ import jupyter_command
+from labkit.backend import _server
 from labkit.backend._install import find_dynamodb_local
 from labkit.backend._java import find_java
 from labkit.backend._server import LocalServer, _answers, free_port

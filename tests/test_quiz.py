@@ -26,20 +26,31 @@ def good() -> dict[str, Any]:
         "lesson": "99-sample",
         "title": "Sample",
         "questions": [
-            {"id": "first-q", "prompt": "Pick B.", "hint": "It is the second.", "options": [
-                {"text": "A", "correct": False, "feedback": "A is first, not second."},
-                {"text": "B", "correct": True, "feedback": "B it is."},
-                {"text": "C", "correct": False, "feedback": "C is third."},
-            ]},
-            {"id": "second-q", "prompt": "Pick yes.", "hint": "Say yes.", "options": [
-                {"text": "yes", "correct": True, "feedback": "Yes."},
-                {"text": "no", "correct": False, "feedback": "Not no."},
-            ]},
+            {
+                "id": "first-q",
+                "prompt": "Pick B.",
+                "hint": "It is the second.",
+                "options": [
+                    {"text": "A", "correct": False, "feedback": "A is first, not second."},
+                    {"text": "B", "correct": True, "feedback": "B it is."},
+                    {"text": "C", "correct": False, "feedback": "C is third."},
+                ],
+            },
+            {
+                "id": "second-q",
+                "prompt": "Pick yes.",
+                "hint": "Say yes.",
+                "options": [
+                    {"text": "yes", "correct": True, "feedback": "Yes."},
+                    {"text": "no", "correct": False, "feedback": "Not no."},
+                ],
+            },
         ],
     }
 
 
 # --- every quiz in the repository loads ------------------------------------------------------
+
 
 def test_the_quiz_folder_has_quizzes() -> None:
     assert QUIZ_FILES, f"no *.json in {NOTEBOOKS / 'quizzes'}"
@@ -58,6 +69,7 @@ def test_good_sample_is_valid() -> None:
 
 # --- each rule rejects a bad quiz, and the message says what and where ------------------------
 
+
 def q0(d: dict[str, Any]) -> dict[str, Any]:
     return d["questions"][0]
 
@@ -70,47 +82,81 @@ Mutation = Callable[[dict[str, Any]], object]  # changes the dict in place
 MUTATIONS: list[tuple[str, Mutation, list[str]]] = [
     ("missing-title", lambda d: d.pop("title"), ["missing key 'title'"]),
     ("missing-hint", lambda d: q0(d).pop("hint"), ["first-q", "missing key 'hint'"]),
-    ("missing-correct", lambda d: opt(d, 0).pop("correct"), ["first-q", "options[0]",
-                                                             "missing key 'correct'"]),
-    ("unknown-top-key", lambda d: d.update(titel="x"), ["unknown key 'titel'",
-                                                        "did you mean 'title'", "'lesson'"]),
-    ("unknown-question-key", lambda d: q0(d).update(hints="x"), ["first-q", "unknown key 'hints'",
-                                                                 "'prompt'"]),
-    ("unknown-option-key", lambda d: opt(d, 1).update(feedbak="x"), ["first-q", "options[1]",
-                                                                     "unknown key 'feedbak'"]),
+    (
+        "missing-correct",
+        lambda d: opt(d, 0).pop("correct"),
+        ["first-q", "options[0]", "missing key 'correct'"],
+    ),
+    (
+        "unknown-top-key",
+        lambda d: d.update(titel="x"),
+        ["unknown key 'titel'", "did you mean 'title'", "'lesson'"],
+    ),
+    (
+        "unknown-question-key",
+        lambda d: q0(d).update(hints="x"),
+        ["first-q", "unknown key 'hints'", "'prompt'"],
+    ),
+    (
+        "unknown-option-key",
+        lambda d: opt(d, 1).update(feedbak="x"),
+        ["first-q", "options[1]", "unknown key 'feedbak'"],
+    ),
     ("questions-not-list", lambda d: d.update(questions={}), ["'questions' should be a list"]),
     ("no-questions", lambda d: d.update(questions=[]), ['"questions" is empty']),
-    ("question-not-object", lambda d: d["questions"].append("q3"), ["questions[2]",
-                                                                    "expected an object"]),
-    ("correct-not-bool", lambda d: opt(d, 0).update(correct="false"), [
-        "first-q", "'correct' should be true or false", '"false"']),
+    (
+        "question-not-object",
+        lambda d: d["questions"].append("q3"),
+        ["questions[2]", "expected an object"],
+    ),
+    (
+        "correct-not-bool",
+        lambda d: opt(d, 0).update(correct="false"),
+        ["first-q", "'correct' should be true or false", '"false"'],
+    ),
     ("correct-is-number", lambda d: opt(d, 0).update(correct=0), ["'correct' should be true"]),
     ("prompt-not-string", lambda d: q0(d).update(prompt=3), ["'prompt' should be a string"]),
     ("empty-prompt", lambda d: q0(d).update(prompt="  "), ["first-q", "'prompt' is empty"]),
     ("empty-hint", lambda d: q0(d).update(hint=""), ["first-q", "'hint' is empty"]),
     ("empty-title", lambda d: d.update(title=""), ["'title' is empty"]),
     ("empty-option-text", lambda d: opt(d, 2).update(text=""), ["options[2]", "'text' is empty"]),
-    ("empty-feedback", lambda d: opt(d, 0).update(feedback=" "), ["first-q", "options[0]",
-                                                                  "'feedback' is empty"]),
-    ("duplicate-id", lambda d: d["questions"][1].update(id="first-q"), [
-        "first-q", "already used"]),
+    (
+        "empty-feedback",
+        lambda d: opt(d, 0).update(feedback=" "),
+        ["first-q", "options[0]", "'feedback' is empty"],
+    ),
+    ("duplicate-id", lambda d: d["questions"][1].update(id="first-q"), ["first-q", "already used"]),
     ("id-not-kebab", lambda d: q0(d).update(id="First_Q"), ["'First_Q'", "lowercase-kebab"]),
     ("lesson-not-kebab", lambda d: d.update(lesson="Lesson 1"), ["'Lesson 1'", "lowercase-kebab"]),
-    ("one-option", lambda d: q0(d).update(options=q0(d)["options"][:1]), ["first-q",
-                                                                         "1 option(s)", "2 to 6"]),
-    ("seven-options", lambda d: q0(d).update(options=[
-        {"text": str(i), "correct": i == 0, "feedback": "f"} for i in range(7)]), [
-        "first-q", "7 option(s)", "2 to 6"]),
-    ("no-correct", lambda d: opt(d, 1).update(correct=False), ["first-q", "0 correct options",
-                                                               "exactly one"]),
-    ("two-correct", lambda d: opt(d, 2).update(correct=True), ["first-q", "2 correct options",
-                                                               "exactly one"]),
+    (
+        "one-option",
+        lambda d: q0(d).update(options=q0(d)["options"][:1]),
+        ["first-q", "1 option(s)", "2 to 6"],
+    ),
+    (
+        "seven-options",
+        lambda d: q0(d).update(
+            options=[{"text": str(i), "correct": i == 0, "feedback": "f"} for i in range(7)]
+        ),
+        ["first-q", "7 option(s)", "2 to 6"],
+    ),
+    (
+        "no-correct",
+        lambda d: opt(d, 1).update(correct=False),
+        ["first-q", "0 correct options", "exactly one"],
+    ),
+    (
+        "two-correct",
+        lambda d: opt(d, 2).update(correct=True),
+        ["first-q", "2 correct options", "exactly one"],
+    ),
     ("same-option-text", lambda d: opt(d, 2).update(text="A"), ["first-q", "same text"]),
 ]
 
 
-@pytest.mark.parametrize(("mutate", "expected"), [m[1:] for m in MUTATIONS],
-                         ids=[m[0] for m in MUTATIONS])
+@pytest.mark.parametrize(
+    ("mutate", "expected"), [m[1:] for m in MUTATIONS], ids=[m[0] for m in MUTATIONS]
+)
 def test_each_rule_rejects_a_bad_quiz(mutate: Mutation, expected: list[str]) -> None:
     data = good()
     mutate(data)
@@ -143,8 +189,9 @@ def test_lesson_must_match_the_file_name(tmp_path: Path) -> None:
         Quiz.from_file(path)
 
 
-def test_quiz_finds_a_path_relative_to_notebooks(tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_quiz_finds_a_path_relative_to_notebooks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)  # not notebooks/, so the fallback is what finds it
     assert quiz("quizzes/01-stream-processing-flow.json") == Quiz.from_file(LESSON_01)
 
@@ -187,6 +234,7 @@ def test_check_rejects_a_choice_that_is_not_an_option(choice: Any) -> None:
 
 # --- the widget ---------------------------------------------------------------------------------
 
+
 def parts(box: w.VBox) -> tuple[w.HTML, w.RadioButtons, w.ToggleButton, w.Button, w.HTML, w.HTML]:
     prompt, radio, buttons, hint, feedback = box.children
     hint_button, check_button = buttons.children
@@ -227,8 +275,7 @@ def test_widget_repr_is_the_same_on_every_build(lesson_quiz: Quiz) -> None:
 
 
 def test_check_button_shows_the_picked_options_feedback(lesson_quiz: Quiz) -> None:
-    for box, question in zip(lesson_quiz.widget().children[1:], lesson_quiz.questions,
-                             strict=True):
+    for box, question in zip(lesson_quiz.widget().children[1:], lesson_quiz.questions, strict=True):
         _, radio, _, check_button, _, feedback = parts(box)
         check_button.click()
         assert PICK_FIRST in feedback.value
@@ -251,6 +298,7 @@ def test_hint_toggle_shows_and_hides_the_hint(lesson_quiz: Quiz) -> None:
 
 
 # --- lesson 01's content ------------------------------------------------------------------------
+
 
 def test_lesson_01_answer_key(lesson_quiz: Quiz) -> None:
     key = lesson_quiz.answer_key()

@@ -41,10 +41,10 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from ._display import LabTable, lab_table
 from .._errors import LabError, QuizError
 from .._lab import Lab, start
 from ..esm._trigger import Trigger
+from ._display import LabTable, lab_table
 
 __all__ = ["CaseResult", "CheckResult", "Exercise", "check", "load_exercise"]
 

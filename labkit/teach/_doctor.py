@@ -10,10 +10,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ._display import LabTable, lab_table
 from .._errors import LabError
 from ..backend._install import find_dynamodb_local
 from ..backend._java import MIN_JAVA, find_java
+from ._display import LabTable, lab_table
 
 __all__ = ["Check", "Report", "doctor"]
 

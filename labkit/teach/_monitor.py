@@ -16,10 +16,10 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from ._display import lab_table
 from .._errors import TriggerError
 from ..esm._invocations import Invocation
 from ..esm._trigger import Trigger
+from ._display import lab_table
 
 if TYPE_CHECKING:
     import ipywidgets

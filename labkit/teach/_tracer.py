@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from ._display import LabTable, lab_table
 from .._errors import TraceError
 from .._lab import Lab
-from ..esm._stream import StreamReader
 from ..esm._invocations import Invocation
+from ..esm._stream import StreamReader
 from ..esm._trigger import Trigger
+from ._display import LabTable, lab_table
 
 __all__ = ["EXECUTION_COLUMNS", "TRACKER_ROWS", "Change", "StepTrace", "Tracer", "Transcript"]
 
