@@ -2,7 +2,7 @@
 
 ``start()`` resolves the backend: ``$LABKIT_ENDPOINT_URL`` when set (a DynamoDB Local in docker,
 say), else a DynamoDB Local that labkit launches in memory on a free loopback port, reused for the
-rest of the process's life and stopped when it ends (also when it is killed: see ``_guard.py``).
+rest of the process's life and stopped when it ends (also when it is killed: see ``backend/_guard.py``).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Two kinds of test, told apart by name:
 
 * ``test_local_*`` pin DYNAMODB LOCAL BEHAVIOUR as measured on 3.3.1, including where it differs
   from AWS. If one fails, DynamoDB Local has changed: measure again, then update the rule in
-  ``labkit/_normalize.py``, the README's "Known differences" table and the test.
+  ``labkit/esm/_normalize.py``, the README's "Known differences" table and the test.
 * every other test shows what a handler gets, or what the API does, matching AWS's documented
   shape; its docstring names the AWS page.
 

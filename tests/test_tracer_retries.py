@@ -35,7 +35,7 @@ def test_a_step_without_a_record_that_delivers_waiting_records_is_narrated(lab, 
         trigger.handler = fixed
 
     blocked, fix = trace.steps
-    assert not blocked.invocations[0].ok and blocked.target_after == []
+    assert not blocked.invocations[0].ok and blocked.targets_after[target_name] == []
     assert fix.records == [] and fix.invocations and fix.invocations[-1].ok
     paragraphs = trace.transcript().paragraphs
     assert "Failed: ValueError: cannot handle bad" in paragraphs[0]

@@ -113,7 +113,6 @@ class StepTrace:
     records: list[dict[str, Any]]
     invocations: list[Invocation]
     changes: list[Change]
-    target_after: list[dict[str, Any]] = field(default_factory=list)
     functions: list[str] = field(default_factory=list)  # the function of each invocation
     targets_after: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -160,15 +159,12 @@ class Tracer:
         self.trigger = triggers[0]
         self.targets = targets
         self.target = targets[0] if targets else None
-        self.source = self.trigger.table_name
         self.steps: list[StepTrace] = []
         arns = list(dict.fromkeys(t.stream_arn for t in triggers))
         self._observers = [StreamReader(lab.streams, arn, "LATEST") for arn in arns]
-        self._observer = self._observers[0]
         self._in_step = False
         self._target_keys = {name: self._keys_for(name) for name in targets}
         self._starts = self._snapshots()
-        self._start = self._starts.get(self.target, {}) if self.target else {}
 
     def _keys_for(self, name: str) -> list[str]:
         return [k["AttributeName"] for k in self.lab.table(name).key_schema]
@@ -238,7 +234,6 @@ class Tracer:
                 records=records,
                 invocations=invocations,
                 changes=changes,
-                target_after=list(after[self.target].values()) if self.target else [],
                 functions=functions,
                 targets_after={name: list(snap.values()) for name, snap in after.items()},
             )
