@@ -1,8 +1,9 @@
 """The Lab: one DynamoDB endpoint, its boto3 clients, and the tables and triggers made on it.
 
-``start()`` resolves the backend: ``$LABKIT_ENDPOINT_URL`` when set (a DynamoDB Local in docker,
-say), else a DynamoDB Local that labkit launches in memory on a free loopback port, reused for the
-rest of the process's life and stopped when it ends (also when it is killed: see ``backend/_guard.py``).
+``start()`` resolves the backend (``backend/_connect.py``): ``$LABKIT_ENDPOINT_URL`` when set,
+real AWS on opt-in, else a DynamoDB Local that labkit launches in memory on a free loopback port,
+reused for the rest of the process's life and stopped when it ends (also when it is killed: see
+``backend/_guard.py``).
 """
 
 from __future__ import annotations
