@@ -207,14 +207,18 @@ def test_unlimited_retries_block_the_shard_until_the_handler_is_fixed(
 
 
 # -- bisect_batch_on_function_error ----------------------------------------------------------
+@pytest.mark.parametrize("retries", [1, 2])
 def test_bisecting_lets_the_healthy_records_through_without_using_up_retries(
-    lab, table_name, make_trigger
+    lab, table_name, make_trigger, retries
 ):
     """Lambda DG, "Retaining discarded records for a DynamoDB event source in Lambda":
     BisectBatchOnFunctionError "splits a failed batch into two smaller batches, isolating bad
-    records"; "Splitting batches doesn't consume the retry quota". With MaximumRetryAttempts 0,
-    a batch of four is split down to the poison record alone (3 invocations hold it), and only
-    that record is discarded."""
+    records"; "Splitting batches doesn't consume the retry quota". A batch of four fails and is
+    split twice, down to the poison record alone ([a, b, poison, d] -> [poison, d] -> [poison]);
+    the healthy halves go through, and the poison record alone still gets its full quota: one
+    attempt and MaximumRetryAttempts retries. Were the two splits counted as retries, it would
+    be discarded after retries - 1 solo attempts (or at once), with approximateInvokeCount
+    short by two."""
     name = table_name("orders")
     table = lab.create_table(name)
     put_items(table, "a", "b", "poison", "d")
@@ -223,18 +227,26 @@ def test_bisecting_lets_the_healthy_records_through_without_using_up_retries(
         name,
         poison_pill,
         batch_size=4,
-        maximum_retry_attempts=0,
+        maximum_retry_attempts=retries,
         bisect_batch_on_function_error=True,
     )
     invocations = trigger.run_until_idle()
-    failed = [i for i in invocations if not i.ok]
-    assert [len(i.records) for i in failed] == [4, 2, 1]
-    assert all("poison" in pks(i.records) for i in failed)
-    assert pks(ok_records(invocations)) == ["a", "b", "d"]
-    assert len(invocations) == 5  # 3 failed (4, 2, 1 records) + [a, b] + [d]
-    assert [(x.condition, x.sequence_numbers) for x in trigger.discards] == [
-        ("RetryAttemptsExhausted", (seq(poison),))
+    solo_attempts = [(["poison"], False, n) for n in range(1, retries + 2)]
+    assert [(pks(i.records), i.ok, i.attempt) for i in invocations] == [
+        (["a", "b", "poison", "d"], False, 1),  # fails: split, no retry used
+        (["a", "b"], True, 1),
+        (["poison", "d"], False, 1),  # fails: split again, still no retry used
+        *solo_attempts,  # the poison record alone: 1 attempt + `retries` retries
+        (["d"], True, 1),
     ]
+    assert pks(ok_records(invocations)) == ["a", "b", "d"]  # each healthy record once
+    (discard,) = trigger.discards
+    assert (discard.condition, discard.sequence_numbers) == (
+        "RetryAttemptsExhausted",
+        (seq(poison),),
+    )
+    assert discard.document["requestContext"]["approximateInvokeCount"] == retries + 1
+    assert discard.document["DDBStreamBatchInfo"]["batchSize"] == 1
     (shard,) = trigger.reader.shards.values()
     assert shard.checkpoint == seq(d)
 

@@ -1,14 +1,22 @@
 """Every learner notebook, run as a learner runs it: JupyterLab in Chromium, Run → Run All Cells.
 
 For each notebook in ``notebooks/learner/`` (what ``make lab`` opens) the test opens it, runs all
-cells through the menu, and checks what a learner would see:
+cells through the menu, and checks what a learner would see. What to expect is taken from the
+lesson itself (``notebooks/NN-*.ipynb``, whose outputs are kept in git and checked by nbval) and
+its quiz file, never from what the page happens to show:
 
 * kernelspec metadata, no blocking dialog, and no error output (tracebacks, stderr, a widget
   that failed to display);
-* each Mermaid fence rendered as a diagram (an SVG), not shown as its source;
-* each ``execution_table()`` rendered as an HTML table with rows;
-* each quiz question: a wrong option shows that option's feedback, the right one shows success;
+* as many Mermaid diagrams (SVGs) as the lesson has Mermaid fences, none shown as its source;
+* in each code cell, the HTML tables (execution tables, variable trackers, check results) of the
+  lesson's stored output for that cell: as many, with the same header cells, and the same number
+  of rows up to the first exercise (after it the learner's unfinished answer may change the data,
+  so there a table must still be there with its header);
+* the quiz of ``notebooks/quizzes/NN-*.json``: every question's prompt is shown, a wrong option
+  shows that option's feedback, the right one shows success;
 * each live monitor updated in the page while its trigger ran, then showed it stopped.
+
+Missing Playwright or Chromium is a failure, not a skip: `make test-browser` installs both.
 
 It saves a screenshot per lesson; for lesson 01 also the execution table, a quiz and the live
 monitor, which ``make screenshots`` copies into ``docs/screenshots/`` for the README.
@@ -21,6 +29,8 @@ import os
 import re
 import shutil
 import time
+from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +38,13 @@ import nbformat
 import pytest
 from _browser import NOTEBOOKS, README_SCREENSHOTS, ROOT, SCREENSHOTS, Jupyter
 
-pytest.importorskip(
-    "playwright", reason="Playwright is not installed: `make test-browser` installs it"
-)
-from playwright.sync_api import BrowserContext, Locator, Page, expect
+try:
+    from playwright.sync_api import BrowserContext, Locator, Page, expect
+except ImportError as missing:  # a failure, not a skip: a suite that skips proves nothing
+    raise ImportError(
+        f"Playwright is not installed ({missing}). Fix: run `make test-browser`, or "
+        "`bash tests/browser/install.sh .venv/bin/python` (it installs Playwright and chromium)."
+    ) from missing
 
 RUN_TIMEOUT_S = float(os.environ.get("LABKIT_BROWSER_TIMEOUT", "300"))  # per notebook
 # The pictures the README shows (lesson 01's); `make screenshots` copies them to docs/screenshots/.
@@ -67,6 +80,104 @@ _PROGRESS = """
   return {prompts, errors};
 }
 """
+
+
+# For each code cell of the open notebook, the tables of its HTML outputs: header cells and rows.
+_TABLES = """
+() => {
+  const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  return [...panel.querySelectorAll('.jp-Notebook .jp-CodeCell')].map(cell =>
+    [...cell.querySelectorAll(
+      '.jp-OutputArea-output[data-mime-type="text/html"] table')].map(t => ({
+        head: [...t.querySelectorAll('thead th')].map(th => th.textContent.trim()),
+        rows: t.querySelectorAll('tbody tr').length,
+        shown: t.getBoundingClientRect().width > 0 && t.getBoundingClientRect().height > 0,
+      })));
+}
+"""
+
+
+class _Tables(HTMLParser):
+    """The tables of an HTML output as the page counts them: thead header cells, tbody rows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[dict[str, Any]] = []
+        self._section: str | None = None
+        self._in_th = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self.tables.append({"head": [], "rows": 0})
+        elif tag in ("thead", "tbody"):
+            self._section = tag
+        elif tag == "th" and self._section == "thead":
+            self.tables[-1]["head"].append("")
+            self._in_th = True
+        elif tag == "tr" and self._section == "tbody":
+            self.tables[-1]["rows"] += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("thead", "tbody"):
+            self._section = None
+        elif tag == "th":
+            self._in_th = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_th:
+            self.tables[-1]["head"][-1] += data
+
+    def close(self) -> None:
+        super().close()
+        for table in self.tables:
+            table["head"] = [h.strip() for h in table["head"]]
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a learner must see in a lesson, from the lesson notebook and its quiz file."""
+
+    code_cells: int
+    mermaid: int
+    tables: list[list[dict[str, Any]]]  # per code cell, its stored HTML tables
+    first_exercise: int | None  # the index (among code cells) of the first solution cell
+    quiz: dict[str, Any] | None
+    monitors: int
+
+    @classmethod
+    def of(cls, name: str) -> Expected:
+        lesson_path = ROOT / "notebooks" / name
+        assert lesson_path.exists(), f"{name}: no lesson notebooks/{name} to take expectations from"
+        lesson = nbformat.read(lesson_path, as_version=4)
+        code = [c for c in lesson.cells if c.cell_type == "code"]
+        tables = []
+        for cell in code:
+            parser = _Tables()
+            for output in cell.get("outputs", []):
+                html = output.get("data", {}).get("text/html")
+                if html:
+                    parser.feed(html if isinstance(html, str) else "".join(html))
+            parser.close()
+            tables.append(parser.tables)
+        exercises = [i for i, c in enumerate(code) if "solution" in c.metadata.get("tags", [])]
+        quiz_file = ROOT / "notebooks" / "quizzes" / f"{Path(name).stem}.json"
+        calls = [m.group(1) for c in code for m in _QUIZ_PATH.finditer(c.source)]
+        if quiz_file.exists():
+            assert calls == [f"quizzes/{quiz_file.name}"], (
+                f"{name}: expected one lk.quiz('quizzes/{quiz_file.name}') call, found {calls}"
+            )
+        else:
+            assert not calls, f"{name} calls lk.quiz{calls} but has no {quiz_file}"
+        return cls(
+            code_cells=len(code),
+            mermaid=sum(
+                len(_MERMAID.findall(c.source)) for c in lesson.cells if c.cell_type == "markdown"
+            ),
+            tables=tables,
+            first_exercise=exercises[0] if exercises else None,
+            quiz=json.loads(quiz_file.read_text()) if quiz_file.exists() else None,
+            monitors=sum("lk.monitor(" in c.source for c in code),
+        )
 
 
 def _learner_notebooks() -> list[str]:
@@ -169,31 +280,60 @@ def _check_mermaid(panel: Locator, name: str, expected: int) -> None:
     )
 
 
-def _check_table(output: Locator, name: str) -> None:
-    table = output.locator("table").first
-    expect(table).to_be_visible()
-    assert table.locator("thead th").count() >= 2, f"{name}: the execution table has no header"
-    assert table.locator("tbody tr").count() >= 1, f"{name}: the execution table has no rows"
+def _check_tables(page: Page, expected: Expected, name: str) -> None:
+    """Each code cell shows the HTML tables of the lesson's stored output for that cell."""
+    shown: list[list[dict[str, Any]]] = page.evaluate(_TABLES)
+    assert len(shown) == expected.code_cells, f"{name}: {len(shown)} code cells in the page"
+    problems = []
+    for i, (want, got) in enumerate(zip(expected.tables, shown, strict=True)):
+        where = f"code cell {i + 1}"
+        if len(got) != len(want):
+            problems.append(f"{where}: {len(got)} table(s) shown, the lesson has {len(want)}")
+            continue
+        before_exercise = expected.first_exercise is None or i < expected.first_exercise
+        for t, (w, g) in enumerate(zip(want, got, strict=True)):
+            if not g["shown"]:
+                problems.append(f"{where}, table {t + 1}: not visible")
+            if g["head"] != w["head"]:
+                problems.append(f"{where}, table {t + 1}: header {g['head']}, lesson {w['head']}")
+            if before_exercise and g["rows"] != w["rows"]:
+                problems.append(f"{where}, table {t + 1}: {g['rows']} rows, lesson {w['rows']}")
+    assert not problems, f"{name}: the tables differ from the lesson's:\n" + "\n".join(problems)
+
+
+def _answer(option: Locator, check: Locator, box: Locator, verdict: str) -> None:
+    """Pick an option, press Check, and wait for the verdict. ipywidgets holds a widget's new
+    value back while a message is in flight but sends a button click at once, so a click made
+    in the same instant can reach the kernel first (then the late value clears the feedback).
+    A learner never clicks that fast; Check is pressed again until the kernel has the choice."""
+    option.click()
+    expect(option.locator("input")).to_be_checked()
+    for _ in range(5):
+        check.click()
+        try:
+            expect(box).to_contain_text(verdict, timeout=2_000)
+            return
+        except AssertionError:
+            continue
+    expect(box).to_contain_text(verdict)
 
 
 def _check_quiz(output: Locator, quiz: dict[str, Any], name: str) -> None:
     questions = output.locator(".widget-radio-box")
     expect(questions).to_have_count(len(quiz["questions"]))
+    for question in quiz["questions"]:
+        expect(output.get_by_text(question["prompt"], exact=False).first).to_be_visible()
     checks = output.locator("button", has_text=re.compile(r"^Check$"))
     for q, question in enumerate(quiz["questions"]):
         options = questions.nth(q).locator("label")
         box = questions.nth(q).locator("xpath=ancestor::div[contains(@class, 'widget-vbox')][1]")
         wrong = next(i for i, o in enumerate(question["options"]) if not o["correct"])
         right = next(i for i, o in enumerate(question["options"]) if o["correct"])
-        options.nth(wrong).click()
-        checks.nth(q).click()
-        expect(box).to_contain_text("Not quite")
+        _answer(options.nth(wrong), checks.nth(q), box, "Not quite:")
         expect(box).to_contain_text(question["options"][wrong]["feedback"])
         if q == 0:
             _save(output, f"{Path(name).stem}-quiz.png")
-        options.nth(right).click()
-        checks.nth(q).click()
-        expect(box).to_contain_text("Correct")
+        _answer(options.nth(right), checks.nth(q), box, "Correct:")
         expect(box).to_contain_text(question["options"][right]["feedback"])
         assert "Not quite" not in box.inner_text(), f"{name}: Q{q + 1} kept the wrong feedback"
 
@@ -220,7 +360,8 @@ def test_learner_notebook_runs_in_the_browser(
     # kernel is installed (here only one is, so the page alone would not show it).
     assert nb.metadata.get("kernelspec", {}).get("name"), f"{name} has no kernelspec metadata"
     code = [c for c in nb.cells if c.cell_type == "code"]
-    mermaid = sum(len(_MERMAID.findall(c.source)) for c in nb.cells if c.cell_type == "markdown")
+    expected = Expected.of(name)
+    assert len(code) == expected.code_cells, f"{name}: the learner copy is stale (make notebooks)"
     page = browser.new_page()
     stem = Path(name).stem
     try:
@@ -232,27 +373,29 @@ def test_learner_notebook_runs_in_the_browser(
         _no_errors(panel, name)
         dom_code = panel.locator(".jp-Notebook .jp-CodeCell")
         assert dom_code.count() == len(code)
-        _check_mermaid(panel, name, mermaid)
-        seen = {"table": 0, "quiz": 0, "monitor": 0}
+        _check_mermaid(panel, name, expected.mermaid)
+        _check_tables(page, expected, name)
         for i, cell in enumerate(code):
-            output = dom_code.nth(i).locator(".jp-OutputArea")
             last = cell.source.strip().splitlines()[-1] if cell.source.strip() else ""
             if last.endswith("execution_table()"):
-                _check_table(output, name)
-                if not seen["table"]:
-                    _save(output, f"{stem}-execution-table.png")
-                seen["table"] += 1
-            if match := _QUIZ_PATH.search(cell.source):
-                quiz = json.loads((ROOT / "notebooks" / match.group(1)).read_text())
-                _check_quiz(output, quiz, name)
-                seen["quiz"] += 1
-            if "lk.monitor(" in cell.source:
-                _check_monitor(page, output, name)
-                _save(output, f"{stem}-live-monitor.png")
-                seen["monitor"] += 1
+                _save(dom_code.nth(i).locator(".jp-OutputArea"), f"{stem}-execution-table.png")
+                break
+        quizzes = panel.locator(".jp-CodeCell:has(.widget-radio-box)")
+        if expected.quiz is None:
+            expect(quizzes).to_have_count(0)
+        else:
+            expect(quizzes).to_have_count(1)
+            _check_quiz(quizzes.locator(".jp-OutputArea"), expected.quiz, name)
+        monitors = panel.locator(".jp-CodeCell:has(.labkit-monitor-counter)")
+        expect(monitors).to_have_count(expected.monitors)
+        for m in range(expected.monitors):
+            output = monitors.nth(m).locator(".jp-OutputArea")
+            _check_monitor(page, output, name)
+            _save(output, f"{stem}-live-monitor.png")
         _no_errors(panel, name)  # answering the quizzes raised nothing either
         if stem.startswith("01-"):  # the lesson the README shows: every kind must be there
-            assert all(seen.values()), f"{name}: expected a table, a quiz and a monitor: {seen}"
+            kinds = (sum(map(len, expected.tables)), expected.quiz, expected.monitors)
+            assert all(kinds), f"{name}: expected tables, a quiz and a monitor: {kinds}"
     finally:
         _save(page, f"{stem}.png")
         page.close()
