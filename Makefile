@@ -12,7 +12,7 @@ STAMP := $(VENV)/.labkit-installed
 # JupyterLab's port; empty means the first free one from 8888.
 JUPYTER_PORT ?=
 
-.PHONY: help setup lab lint test test-labkit test-notebooks test-browser screenshots soak doctor bench notebooks clean
+.PHONY: help setup lab lint test test-labkit test-notebooks test-browser screenshots soak mutants doctor bench notebooks clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -59,6 +59,9 @@ screenshots: setup ## Refresh the README's pictures (docs/screenshots/) from the
 
 soak: setup ## Run the long reliability tests (5,000 writes, 20 SIGKILLs; about a minute)
 	@LABKIT_SOAK_KILLS=$${LABKIT_SOAK_KILLS:-20} $(BIN)/python -m pytest -m soak tests/reliability
+
+mutants: setup ## Run the mutation probe of the engine (not part of make test)
+	@$(BIN)/python tests/mutation/run_mutants.py
 
 doctor: setup ## Check Python, Java, DynamoDB Local, the endpoint and the packages
 	@$(BIN)/python -m labkit doctor
