@@ -14,6 +14,7 @@ Every error a learner can meet says *what happened*, *why*, and *what to do*::
     │   ├── InvalidTableNameError
     │   ├── TableExistsError
     │   └── StreamNotEnabledError
+    ├── FunctionError                 a function (code, handler, environment, limits) is invalid
     ├── TriggerError                  a trigger was set up or used wrongly
     │   ├── InvalidTriggerOptionError
     │   └── DeployError               a trigger cannot be turned into an AWS deployment
@@ -31,6 +32,7 @@ __all__ = [
     "DeployError",
     "DynamoDBLocalNotFoundError",
     "EndpointUnreachableError",
+    "FunctionError",
     "InvalidTableNameError",
     "InvalidTriggerOptionError",
     "JavaNotFoundError",
@@ -104,6 +106,10 @@ class TableExistsError(TableError):
 
 class StreamNotEnabledError(TableError):
     """The table has no stream, so nothing can be read or triggered from it."""
+
+
+class FunctionError(LabError):
+    """A function's definition is invalid: its handler, code, environment or limits."""
 
 
 class TriggerError(LabError):

@@ -231,7 +231,7 @@ def test_a_failed_batch_is_delivered_again_and_nothing_is_skipped(lab, table_nam
     first = trigger.run_until_idle()
     assert [(i.ok, i.sequence_numbers) for i in first] == [(True, seqs[0:2]), (False, seqs[2:4])]
     assert first[1].error == "ValueError: cannot process c"
-    assert first[1].logs[-1] == "ValueError: cannot process c"  # the traceback is in the log
+    assert first[1].output[-1] == "ValueError: cannot process c"  # the traceback is in the log
     shard = trigger.reader.shards[first[1].shard_id]
     assert shard.checkpoint == seqs[1]  # advanced past a, b; not past the failed c, d
 
@@ -287,7 +287,7 @@ def test_what_the_handler_prints_goes_to_the_invocation_log_not_stdout(lab, tabl
     handled = [f"handled {as_event(r)[1]['pk']}" for r in records_of(invocations)]
     assert handled == ["handled a", "handled b"]
     assert [line for i in invocations for line in i.logs if line.startswith("handled")] == handled
-    assert all(i.logs[-1] == "a warning" for i in invocations)
+    assert all(i.output[-1] == "a warning" for i in invocations)
     assert [i.result for i in invocations] == [len(i.records) for i in invocations]
     out, err = capsys.readouterr()
     assert "handled" not in out and "handled" not in err

@@ -1,25 +1,57 @@
-"""Capturing what a handler prints, the way CloudWatch Logs keeps a Lambda function's output.
+"""Capturing what a function writes, the way CloudWatch Logs keeps a Lambda function's output.
 
-Invocations may run on several threads at once (``parallelization_factor``), so capture is per
-thread: while any invocation runs, ``sys.stdout`` and ``sys.stderr`` are routers that send a
-thread's writes to that thread's invocation log, and everything else where it went before.
+Invocations may run on several threads at once (``parallelization_factor``, several triggers), so
+capture is per thread: while any invocation runs, ``sys.stdout`` and ``sys.stderr`` are routers
+that send a thread's writes to that thread's invocation log. A thread the function starts during
+the call has no log of its own: its writes go to the one invocation running, if exactly one is
+(with several, where they belong cannot be known, and they go where output went before).
+The ``logging`` module reaches the log too: while capture is on, the root logger has a handler
+that writes records in the Lambda Python runtime's format (``[LEVEL]\\tTIME\\tREQUEST_ID\\tMSG``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from typing import TextIO
 
-__all__ = ["captured_output"]
+__all__ = ["LogBuffer", "captured_output"]
 
 _local = threading.local()
 _lock = threading.Lock()
-_active = 0
+_active: list[LogBuffer] = []
 _saved: tuple[TextIO, TextIO] | None = None
+
+
+class LogBuffer:
+    """The lines one invocation wrote, readable while it still runs (a timed-out call)."""
+
+    def __init__(self, request_id: str = "") -> None:
+        self.request_id = request_id
+        self._text = io.StringIO()
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            return self._text.write(text)
+
+    def lines(self) -> list[str]:
+        with self._lock:
+            text = self._text.getvalue()
+        return [line for line in text.splitlines() if line.strip()]
+
+
+def _current() -> LogBuffer | None:
+    buffer = getattr(_local, "buffer", None)
+    if buffer is not None:
+        return buffer  # type: ignore[no-any-return]
+    active = _active
+    return active[0] if len(active) == 1 else None
 
 
 class _Router(io.TextIOBase):
@@ -27,35 +59,55 @@ class _Router(io.TextIOBase):
         self.fallback = fallback
 
     def write(self, text: str) -> int:
-        buffer = getattr(_local, "buffer", None)
+        buffer = _current()
         if buffer is not None:
             return buffer.write(text)
         return self.fallback.write(text)
 
     def flush(self) -> None:
-        if getattr(_local, "buffer", None) is None:
+        if _current() is None:
             self.fallback.flush()
 
 
+class _LambdaLogHandler(logging.Handler):
+    """The Lambda Python runtime's log format, for records logged inside an invocation."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        buffer = _current()
+        if buffer is None:
+            return
+        when = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        stamp = f"{when}.{int(record.msecs):03d}Z"
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed log call must not fail the function
+            message = str(record.msg)
+        buffer.write(f"[{record.levelname}]\t{stamp}\t{buffer.request_id}\t{message}\n")
+
+
+_handler = _LambdaLogHandler()
+
+
 @contextlib.contextmanager
-def captured_output() -> Iterator[list[str]]:
-    """Collect this thread's stdout and stderr lines in the block into the yielded list."""
-    global _active, _saved
+def captured_output(buffer: LogBuffer | None = None) -> Iterator[LogBuffer]:
+    """Send this thread's stdout, stderr and log records in the block to ``buffer``."""
+    global _saved
+    buffer = buffer if buffer is not None else LogBuffer()
     with _lock:
-        if _active == 0:
+        if not _active:
             _saved = (sys.stdout, sys.stderr)
             sys.stdout, sys.stderr = _Router(sys.stdout), _Router(sys.stderr)  # type: ignore
-        _active += 1
-    lines: list[str] = []
-    _local.buffer = io.StringIO()
+            logging.getLogger().addHandler(_handler)
+        _active.append(buffer)
+    previous = getattr(_local, "buffer", None)
+    _local.buffer = buffer
     try:
-        yield lines
+        yield buffer
     finally:
-        text = _local.buffer.getvalue()
-        _local.buffer = None
-        lines.extend(line for line in text.splitlines() if line.strip())
+        _local.buffer = previous
         with _lock:
-            _active -= 1
-            if _active == 0 and _saved is not None:
+            _active.remove(buffer)
+            if not _active and _saved is not None:
                 sys.stdout, sys.stderr = _saved
                 _saved = None
+                logging.getLogger().removeHandler(_handler)

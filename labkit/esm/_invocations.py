@@ -34,6 +34,16 @@ class Outcome(StrEnum):
     PARTIAL_FAILURE = "partial failure"
 
 
+_PLATFORM = ("START RequestId: ", "END RequestId: ", "REPORT RequestId: ")
+
+
+def _is_platform_line(line: str, request_id: str) -> bool:
+    if line.startswith(_PLATFORM):
+        return True
+    stamp, _, rest = line.partition(" ")  # "<time> <request id> Task timed out after ..."
+    return stamp.endswith("Z") and rest.startswith(f"{request_id} ")
+
+
 @dataclass(frozen=True)
 class Invocation:
     """One call of the handler: the event it got, what it returned or raised, and its log.
@@ -64,6 +74,12 @@ class Invocation:
         return list(self.event["Records"])
 
     @property
+    def output(self) -> list[str]:
+        """What the function itself wrote: ``logs`` without the runtime's own lines
+        (``START``, ``END`` and ``REPORT RequestId``, and its timeout or error line)."""
+        return [line for line in self.logs if not _is_platform_line(line, self.request_id)]
+
+    @property
     def event_names(self) -> list[str]:
         return [r["eventName"] for r in self.event["Records"]]
 
@@ -75,7 +91,7 @@ class Invocation:
         outcome = "ok" if self.ok else f"{self.outcome.value}: {self.error!r}"
         return (
             f"Invocation(#{self.number}, {len(self.records)} record(s) "
-            f"{self.event_names}, {outcome}, logs={list(self.logs)})"
+            f"{self.event_names}, {outcome}, logs={self.output})"
         )
 
 

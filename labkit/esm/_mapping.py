@@ -15,11 +15,13 @@ from typing import Any
 from .. import _seams
 from ._batching import ShardWork
 from ._checkpoints import CheckpointStore, MemoryCheckpoints
+from ._environment import EnvironmentPool
+from ._function import Function, as_function
 from ._invocations import LOG_COLUMNS, Discard, Invocation, InvocationLog, Outcome
 from ._options import TriggerConfig
 from ._poller import Poller
 from ._repair import redelivery_event, replay_event
-from ._runtime import Handler, check_handler, invoke
+from ._runtime import Handler, invoke
 from ._stream import StreamReader
 
 __all__ = ["EventSourceMapping"]
@@ -33,7 +35,7 @@ class EventSourceMapping:
         self,
         table_name: str,
         stream_arn: str,
-        handler: Handler,
+        handler: Function | Handler,
         config: TriggerConfig,
         *,
         streams: Any,
@@ -43,10 +45,13 @@ class EventSourceMapping:
         clock: Callable[[], float] = time.time,
         function_name: str | None = None,
     ) -> None:
-        check_handler(handler, table_name)
         self.table_name, self.stream_arn, self.config = table_name, stream_arn, config
-        self.handler, self.streams, self.region, self.clock = handler, streams, region, clock
-        self.function_name: str = str(function_name or getattr(handler, "__name__", "handler"))
+        self.streams, self.region, self.clock = streams, region, clock
+        self.function = as_function(handler, table_name, function_name)
+        self.function_name: str = str(function_name or self.function.function_name)
+        if not isinstance(handler, Function):
+            self.function_name = str(function_name or getattr(handler, "__name__", "handler"))
+        self.environments = EnvironmentPool(self.function, region)
         self.destination = destination
         self.checkpoints: CheckpointStore = checkpoints or MemoryCheckpoints()
         self.reader = StreamReader(
@@ -63,6 +68,21 @@ class EventSourceMapping:
         self._lock = threading.Lock()  # lanes of one shard commit from several threads
         self._work: dict[str, ShardWork] = {}
         self._refresh_due, self._refreshed_at = True, 0.0  # read the shard list on the next pass
+
+    def _pass(self, *, live: bool, blocked: set[tuple[str, int]]) -> bool:
+        raise NotImplementedError  # the Trigger's run loop
+
+    @property
+    def handler(self) -> Handler | str:
+        """The function's handler: a callable, or its ``"module.function"`` string."""
+        return self.function.handler
+
+    @handler.setter
+    def handler(self, handler: Function | Handler) -> None:
+        """Deploy new code: the next invocation runs it in a fresh execution environment."""
+        self.function = as_function(handler, self.table_name, self.function.function_name)
+        old, self.environments = self.environments, EnvironmentPool(self.function, self.region)
+        old.close(timeout=0)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "running" if self.running else "open"
@@ -109,9 +129,6 @@ class EventSourceMapping:
             destination_arn=destination_arn,
         )
 
-    def _live_pass(self, blocked: set[tuple[str, int]]) -> bool:
-        raise NotImplementedError  # the Trigger's run loop
-
     # -- repairs (they never move a checkpoint) ---------------------------------------------
     def replay(
         self, document: dict[str, Any] | Discard, handler: Handler | None = None
@@ -122,7 +139,7 @@ class EventSourceMapping:
         Introduced in notebooks/08-when-processing-fails.ipynb.
         """
         event, shard_id = replay_event(self.reader, document)
-        return self._invoke_once(event, shard_id, handler or self.handler, "replay")
+        return self._invoke_once_with(handler, event, shard_id, "replay")
 
     def redeliver(self, invocation: Invocation, handler: Handler | None = None) -> Invocation:
         """Deliver an invocation's batch once more, as a duplicate (at-least-once delivery:
@@ -131,12 +148,25 @@ class EventSourceMapping:
         Introduced in notebooks/09-exactly-once-effects.ipynb.
         """
         event = redelivery_event(invocation)
-        return self._invoke_once(event, invocation.shard_id, handler or self.handler, "redelivered")
+        return self._invoke_once_with(handler, event, invocation.shard_id, "redelivered")
+
+    def _invoke_once_with(
+        self, handler: Function | Handler | None, event: dict[str, Any], shard_id: str, note: str
+    ) -> Invocation:
+        if handler is None:
+            return self._invoke_once(event, shard_id, self.environments, note)
+        pool = EnvironmentPool(
+            as_function(handler, self.table_name, self.function_name), self.region
+        )
+        try:
+            return self._invoke_once(event, shard_id, pool, note)
+        finally:
+            pool.close(timeout=0)
 
     def _invoke_once(
-        self, event: dict[str, Any], shard_id: str, handler: Handler, note: str
+        self, event: dict[str, Any], shard_id: str, pool: EnvironmentPool, note: str
     ) -> Invocation:
-        response = invoke(handler, event, function_name=self.function_name, region=self.region)
+        response = invoke(pool, event)
         outcome = Outcome.SUCCESS if response.error is None else Outcome.ERROR
         return self.history.add(
             shard_id=shard_id,

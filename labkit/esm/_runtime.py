@@ -12,22 +12,23 @@ import datetime as dt
 import decimal
 import inspect
 import json
+import math
 import time
-import traceback
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._errors import TriggerError
-from ._capture import captured_output
+from ._capture import LogBuffer
+from ._environment import INIT_LIMIT_S, EnvironmentPool, Job, process_mb
 from ._invocations import Outcome
 
 __all__ = [
+    "PAYLOAD_LIMIT",
     "Handler",
     "LambdaContext",
     "Response",
-    "check_handler",
+    "check_response",
     "invoke",
     "json_default",
     "judge",
@@ -45,16 +46,19 @@ class LambdaContext:
 
     function_name: str
     function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 128
+    # A string, as AWS's Python runtime gives it (awslambdaric reads it from the environment).
+    memory_limit_in_mb: str = "128"
     timeout_s: float = 3.0
     region: str = "us-east-1"
     account_id: str = "000000000000"
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     identity: Any = None  # Cognito identity: only for mobile SDK invocations
     client_context: Any = None  # only for mobile SDK invocations
+    environment_id: str = field(default_factory=lambda: uuid.uuid4().hex, repr=False)
     _deadline: float = field(default=0.0, repr=False)
 
     def __post_init__(self) -> None:
+        self.memory_limit_in_mb = str(self.memory_limit_in_mb)
         self._deadline = time.monotonic() + self.timeout_s
 
     @property
@@ -68,7 +72,7 @@ class LambdaContext:
     @property
     def log_stream_name(self) -> str:
         day = dt.datetime.now(dt.UTC).strftime("%Y/%m/%d")
-        return f"{day}/[{self.function_version}]{self.aws_request_id.replace('-', '')}"
+        return f"{day}/[{self.function_version}]{self.environment_id}"
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
@@ -83,10 +87,15 @@ class Response:
     logs: tuple[str, ...]
     duration_ms: float
     request_id: str
+    cold_start: bool = False
 
 
 class _Unmarshallable(Exception):
     """The handler returned something Lambda could not turn into JSON."""
+
+
+class _ResponseTooLarge(Exception):
+    """The handler's response is over Lambda's 6 MB payload limit."""
 
 
 def json_default(value: Any) -> Any:
@@ -96,53 +105,86 @@ def json_default(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-def _marshal(result: Any) -> None:
-    """Fail as Lambda's runtime does when the response cannot be serialised to JSON."""
+# "Invocation payload (request and response): 6 MB each for synchronous" (Lambda quotas);
+# the runtime's own check uses 6,291,556 bytes for the response.
+PAYLOAD_LIMIT = 6 * 1024 * 1024
+RESPONSE_LIMIT = 6_291_556
+
+
+def check_response(result: Any) -> None:
+    """Fail as Lambda's runtime does for a response it cannot send back."""
     if inspect.iscoroutine(result) or inspect.isgenerator(result):
         result.close()
         raise _Unmarshallable(f"the handler returned a {type(result).__name__}: its body never ran")
+    if result is None:
+        return
     try:
-        json.dumps(result, default=json_default)
+        body = json.dumps(result, default=json_default)
     except (TypeError, ValueError) as exc:
         raise _Unmarshallable(f"Unable to marshal response: {exc}") from exc
-
-
-def check_handler(handler: object, table_name: str) -> None:
-    """Refuse, when the trigger is made, a handler Lambda's Python runtime could not run."""
-    if not callable(handler):
-        raise TriggerError(
-            f"The handler for {table_name!r} is {handler!r}, which cannot be called.",
-            "pass a function taking (event, context), like a Lambda handler.",
-        )
-    if inspect.iscoroutinefunction(handler) or inspect.isgeneratorfunction(handler):
-        kind = "an async function" if inspect.iscoroutinefunction(handler) else "a generator"
-        raise TriggerError(
-            f"The handler {getattr(handler, '__name__', handler)!r} is {kind}: calling it "
-            "would not run its body, so no record would really be processed.",
-            "write the handler as a plain `def handler(event, context):` that returns its "
-            "response, as Lambda's Python runtime expects.",
+    if len(body.encode()) > RESPONSE_LIMIT:
+        raise _ResponseTooLarge(
+            f"Response payload size ({len(body.encode())} bytes) exceeded maximum allowed "
+            f"payload size ({RESPONSE_LIMIT} bytes)."
         )
 
 
-def invoke(handler: Handler, event: dict[str, Any], *, function_name: str, region: str) -> Response:
-    """Call ``handler(event, context)`` once, as Lambda's runtime does; never raises for the
-    handler's own failure (that is data: ``Response.error``, with the traceback in the logs)."""
-    context = LambdaContext(function_name=function_name, region=region)
-    result: Any = None
-    error: str | None = None
+def _stamp() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def invoke(pool: EnvironmentPool, event: dict[str, Any]) -> Response:
+    """Invoke the pool's function once with ``event``, as Lambda does: in an execution
+    environment (cold or warm), within its timeout, its output framed by ``START``, ``END`` and
+    ``REPORT`` lines. Never raises for the function's own failure: that is ``Response.error``."""
+    function = pool.function
+    env = pool.acquire()
+    cold = env.handler is None
+    baseline = pool.baseline_mb
+    context = LambdaContext(
+        function_name=function.function_name,
+        memory_limit_in_mb=str(function.memory_size),
+        timeout_s=float(function.timeout),
+        region=pool.region,
+        environment_id=env.id,
+    )
+    request_id = context.aws_request_id
+    buffer = LogBuffer(request_id)
+    job = Job(event, context, buffer, check_response)
+    env.submit(job)
+    job.initialised.wait(INIT_LIMIT_S)
     began = time.perf_counter()
-    with captured_output() as logs:
-        try:
-            result = handler(event, context)
-            _marshal(result)
-        except _Unmarshallable as exc:
-            error = f"Runtime.MarshalError: {exc}"
-            print(error)
-        except (Exception, SystemExit) as exc:  # the handler's failure is data, as in Lambda
-            error = f"{type(exc).__name__}: {exc}"
-            print(traceback.format_exc().rstrip())
+    finished = job.done.wait(function.timeout)
     took = (time.perf_counter() - began) * 1000
-    return Response(result, error, tuple(logs), took, context.aws_request_id)
+    error: str | None = None
+    status = ""
+    if not finished:
+        env.abandon()
+        error = f"Task timed out after {function.timeout:.2f} seconds"
+        status, took = "\tStatus: timeout", function.timeout * 1000.0
+    elif job.init_error is not None:
+        error = f"{type(job.init_error).__name__}: {job.init_error}"
+        status = "\tStatus: error\tError Type: Runtime.ImportModuleError"
+    elif isinstance(job.error, _Unmarshallable):
+        error = f"Runtime.MarshalError: {job.error}"
+    elif isinstance(job.error, _ResponseTooLarge):
+        error = f"Function.ResponseSizeTooLarge: {job.error}"
+    elif job.error is not None:
+        error = f"{type(job.error).__name__}: {job.error}"
+    pool.release(env)
+    logs = [f"START RequestId: {request_id} Version: $LATEST", *buffer.lines()]
+    if error is not None and (not finished or error.startswith(("Runtime.", "Function."))):
+        logs.append(f"{_stamp()} {request_id} {error}")
+    used = max(1, round(process_mb() - baseline))
+    init = f"\tInit Duration: {env.init_ms:.2f} ms" if cold and env.init_ms is not None else ""
+    logs += [
+        f"END RequestId: {request_id}",
+        f"REPORT RequestId: {request_id}\tDuration: {took:.2f} ms\t"
+        f"Billed Duration: {math.ceil(took)} ms\tMemory Size: {function.memory_size} MB\t"
+        f"Max Memory Used: {used} MB{init}{status}",
+    ]
+    result = job.result if finished and error is None else None
+    return Response(result, error, tuple(logs), took, request_id, cold)
 
 
 def judge(

@@ -59,7 +59,7 @@ class Trigger(EventSourceMapping):
                 lane.pending.popleft()
             return "progress"
         event = lane.event(batch, self.config, work.shard.shard_id, self.stream_arn)
-        response = invoke(self.handler, event, function_name=self.function_name, region=self.region)
+        response = invoke(self.environments, event)
         outcome, reason, good = judge(
             response,
             batch.sequence_numbers,
@@ -168,9 +168,6 @@ class Trigger(EventSourceMapping):
                 self._refresh_due = progressed = True  # which the next pass learns of
         return progressed
 
-    def _live_pass(self, blocked: Blocked) -> bool:
-        return self._pass(live=True, blocked=blocked)
-
     def _run_lanes(self, work: ShardWork, lanes: list[Lane], *, live: bool) -> list[str]:
         retry_now = not live and self.config.maximum_retry_attempts != -1
 
@@ -245,4 +242,5 @@ class Trigger(EventSourceMapping):
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+        self.environments.close(timeout=0)
         self.closed = True

@@ -275,7 +275,7 @@ class Tracer:
         named = len(self.triggers) > 1
         for fn, invs in self._by_function(step) if named else [("", step.invocations)]:
             for inv in invs:
-                lines = list(inv.logs) if inv.ok else [f"Failed: {inv.error}"]
+                lines = inv.output if inv.ok else [f"Failed: {inv.error}"]
                 parts.extend(f"{fn}: {line}" if named else line for line in lines)
         return "; ".join(parts) or "(the handler logged nothing)"
 

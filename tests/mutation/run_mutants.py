@@ -73,24 +73,24 @@ MUTANTS: tuple[Mutant, ...] = (
         "rbif-checkpoint-on-failed",
         "partial batch response: the checkpoint goes ON the lowest failed record instead of "
         "just before it, so a restarted consumer skips that record",
-        "self._finish(work, lane, batch, batch.entries[:good], None, keep=True)",
-        "self._finish(work, lane, batch, batch.entries[: good + 1], None, keep=True)",
+        "self._finish(work, batch, good)  # checkpoint before the lowest failed record",
+        "self._finish(work, batch, good + 1)",
         (SAFETY, FAILURES, RESTART),
     ),
     Mutant(
         "window-not-floored",
         "tumbling windows: a window starts at the record's creation time, not at a multiple "
         "of the window size",
-        "return None if not size else entry.created - entry.created % size",
-        "return None if not size else entry.created",
+        "return None if not size else created - created % size",
+        "return None if not size else created",
         (SAFETY, FAILURES),
     ),
     Mutant(
         "window-never-terminated-early",
         "tumbling windows: a state over 1 MB never ends the window early "
         "(isWindowTerminatedEarly never true, the state carried on)",
-        "lane.state, lane.terminated_early = {}, True",
-        "lane.state, lane.terminated_early = state, False",
+        "self.state, self.terminated_early = {}, True",
+        "self.state, self.terminated_early = state, False",
         (SAFETY, FAILURES),
     ),
     Mutant(
@@ -137,14 +137,14 @@ MUTANTS: tuple[Mutant, ...] = (
         "record-age-from-read-time",
         "MaximumRecordAgeInSeconds: a record's age counted from when it was read, not from "
         "its ApproximateCreationDateTime",
-        "now - batch.entries[old].created > limit",
-        "now - batch.entries[old].read_at > limit",
+        "now - self.entries[old].created > limit",
+        "now - self.entries[old].read_at > limit",
         (FAILURES,),
     ),
     Mutant(
         "destination-never-written",
         "OnFailure destination: the failure document of discarded records is never sent",
-        "store_failure_document(self.destination, document)",
+        "store_failure_document(destination, document)",
         "pass",
         (FAILURES,),
     ),
@@ -160,15 +160,15 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "batch-size-plus-one",
         "BatchSize: an invocation gets one record more than the batch size",
-        "while lane.queue and len(entries) < self.config.batch_size:",
-        "while lane.queue and len(entries) <= self.config.batch_size:",
+        "while self.queue and len(entries) < config.batch_size:",
+        "while self.queue and len(entries) <= config.batch_size:",
         (SAFETY, OPTIONS, FLOW),
     ),
     Mutant(
         "batching-window-ignored",
         "MaximumBatchingWindowInSeconds: the poller invokes with whatever it has instead of "
         "gathering a full batch until the window expires",
-        "if waited < self.config.maximum_batching_window_in_seconds:",
+        "if waited < config.maximum_batching_window_in_seconds:",
         "if waited < 0:",
         (OPTIONS,),
     ),
@@ -176,8 +176,8 @@ MUTANTS: tuple[Mutant, ...] = (
         "checkpoint-past-unfinished",
         "checkpoints: the checkpoint moves past a record not yet processed when a later one "
         "is (parallel lanes), so a restart skips it",
-        "while work.entries and work.entries[0].done:",
-        "while work.entries and any(e.done for e in work.entries):",
+        "while self.entries and self.entries[0].done:",
+        "while self.entries and any(e.done for e in self.entries):",
         (FAILURES, RESTART),
     ),
     # -- ReportBatchItemFailures parsing -----------------------------------------------------
@@ -192,7 +192,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "rbif-without-opt-in",
         "partial batch response: batchItemFailures honoured even though FunctionResponseTypes "
         "does not include ReportBatchItemFailures",
-        "if not self.config.report_batch_item_failures:",
+        "if not report_batch_item_failures:",
         "if False:",
         (FAILURES,),
     ),
