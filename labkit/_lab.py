@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -30,8 +31,8 @@ from ._errors import (
     TriggerError,
 )
 from ._names import check_table_name
-from .backend._connect import REGION as REGION_DEFAULT
 from .backend._connect import (
+    CREDENTIALS,
     Connection,
     connect_aws,
     connect_external,
@@ -41,9 +42,11 @@ from .backend._connect import (
     opted_into_aws,
     ping,
 )
+from .backend._connect import REGION as REGION_DEFAULT
 from .backend._server import LocalServer
 from .esm._checkpoints import TableCheckpoints
 from .esm._events import StreamViewType
+from .esm._function import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, Function
 from .esm._options import TriggerConfig
 from .esm._trigger import Trigger
 
@@ -392,10 +395,53 @@ class Lab:
             )
 
     # -- triggers -------------------------------------------------------------------------
+    def function(
+        self,
+        function_name: str,
+        handler: str | Callable[[dict[str, Any], Any], Any],
+        *,
+        code: str | Path | None = None,
+        environment: dict[str, str] | None = None,
+        timeout: int = DEFAULT_TIMEOUT_S,
+        memory_size: int = DEFAULT_MEMORY_MB,
+    ) -> Function:
+        """Define a function as Lambda has one: its handler (``"module.function"`` in the
+        ``code`` folder, default ``./functions``, or a callable), its environment variables,
+        timeout (1 to 900 s, default 3) and memory size (128 to 10,240 MB, default 128).
+        Checked now, so a mistake is reported here; pass it to ``lab.trigger``.
+
+        Introduced in notebooks/01-stream-processing-flow.ipynb.
+        """
+        return Function(
+            function_name,
+            handler,
+            code=Path(code) if code is not None else None,
+            environment=environment or {},
+            timeout=timeout,
+            memory_size=memory_size,
+        )
+
+    def function_variables(self) -> dict[str, str]:
+        """What a function's environment gets from the lab besides Lambda's own variables:
+        the lab's credentials and, on a local lab, the DynamoDB endpoints (so a default boto3
+        client in the function reaches the lab, never AWS)."""
+        # No X-Ray daemon runs here: Powertools' documented switch turns its Tracer into a no-op
+        # (SAM CLI does the same for `sam local` with AWS_SAM_LOCAL).
+        lab = {"POWERTOOLS_TRACE_DISABLED": "true"}
+        if self.on_aws or self.endpoint_url is None:
+            return lab
+        return {
+            **lab,
+            "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
+            "AWS_ENDPOINT_URL_DYNAMODB": self.endpoint_url,
+            "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": self.endpoint_url,
+        }
+
     def trigger(
         self,
         table_name: str,
-        handler: Callable[[dict[str, Any], Any], Any],
+        handler: Function | Callable[[dict[str, Any], Any], Any],
         batch_size: int = TriggerConfig.batch_size,
         starting_position: str = TriggerConfig.starting_position,
         *,
@@ -456,7 +502,14 @@ class Lab:
             checkpoints = TableCheckpoints(
                 self.dynamodb,
                 self.name(checkpoint_table),
-                consumer=str(function_name or getattr(handler, "__name__", "handler")),
+                consumer=str(
+                    function_name
+                    or (
+                        handler.function_name
+                        if isinstance(handler, Function)
+                        else getattr(handler, "__name__", "handler")
+                    )
+                ),
                 stream_arn=stream_arn,
             )
         trigger = Trigger(
@@ -469,6 +522,7 @@ class Lab:
             destination=destination,
             checkpoints=checkpoints,
             function_name=function_name,
+            variables=self.function_variables(),
         )
         self.triggers.append(trigger)
         return trigger

@@ -1,13 +1,15 @@
 """The event source mapping wing: what Lambda does between a DynamoDB stream and a function.
 
-Rooms: ``_stream`` (the stream reader, sole owner of shard state), ``_checkpoints``, ``_events``
-and ``_normalize`` and ``_records`` (a record as the handler gets it, shaped by one function),
-``_filters`` (Lambda's filter rules), ``_options`` (the one home of the options' names, defaults
-and ranges), ``_intake`` (reading shards into lanes), ``_batching`` (lanes, batches, tumbling
-windows), ``_runtime`` (calling a handler, capturing its output, judging its response; with
-``_capture``), ``_trigger`` (policy and run loop), ``_poller`` (the background thread),
-``_invocations`` and ``_failures`` (what happened, AWS's failure document), ``_repair`` (replay
-and redelivery), ``_deploy`` (esm_config, IAM policy, CloudFormation). Imports nothing from
+Rooms: ``_stream`` (the stream reader, sole owner of shard state), ``_checkpoints``; ``_events``,
+``_normalize`` and ``_records`` (a record as the handler gets it, shaped by one function);
+``_filters`` (Lambda's filter rules); ``_options`` (the one home of the options' names, defaults
+and ranges); ``_intake`` (reading shards into lanes); ``_batching`` (lanes, batches, tumbling
+windows, the 6 MB payload); ``_function`` (a function as Lambda has one), ``_environment``
+(its execution environments: cold and warm starts, variables, timeouts) and ``_runtime``
+(invoking it, its logs, judging its response; with ``_capture``); ``_mapping`` and ``_trigger``
+(what a mapping is and did; its policy and run loop); ``_poller`` (the background thread);
+``_invocations`` and ``_failures`` (what happened, AWS's failure document); ``_repair`` (replay
+and redelivery); ``_deploy`` (esm_config, IAM policy, CloudFormation). Imports nothing from
 ``teach`` and no pandas, ipywidgets or tqdm.
 """
 
@@ -17,6 +19,7 @@ from ._checkpoints import CheckpointStore, MemoryCheckpoints, TableCheckpoints
 from ._deploy import check_esm_config, cloudformation_template, iam_policy
 from ._events import EventName, StreamViewType, lambda_event, lambda_record
 from ._filters import FilterCriteria, compile_filter_criteria
+from ._function import Function
 from ._invocations import Discard, Invocation, InvocationLog, Outcome
 from ._options import TriggerConfig
 from ._records import shape
@@ -29,6 +32,7 @@ __all__ = [
     "Discard",
     "EventName",
     "FilterCriteria",
+    "Function",
     "Invocation",
     "InvocationLog",
     "LambdaContext",

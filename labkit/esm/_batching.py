@@ -17,11 +17,13 @@ from typing import Any
 
 from ._failures import iso_utc
 from ._options import TriggerConfig
-from ._runtime import json_default
+from ._records import shape
+from ._runtime import PAYLOAD_LIMIT, json_default
 from ._stream import ShardState
 
 __all__ = ["MAX_STATE_BYTES", "Batch", "Entry", "Lane", "ShardWork"]
 
+_ENVELOPE = 1024  # the event's own keys besides its records (window, state, ...), at most
 # "The state ... cannot exceed 1 MB per shard"; beyond it AWS ends the window early.
 MAX_STATE_BYTES = 1024 * 1024
 
@@ -36,6 +38,28 @@ class Entry:
     created: float
     done: bool = False
     notes: tuple[str, ...] = ()
+    raw: dict[str, Any] | None = None  # as GetRecords gave it: a fresh copy for each attempt
+    delivered: bool = False
+    _size: int | None = None
+
+    def for_delivery(self, stream_arn: str) -> dict[str, Any]:
+        """The record for an attempt. Lambda serialises a new event for every attempt, so a
+        handler that changed its event last time gets the record as the stream has it."""
+        if self.delivered and self.raw is not None:
+            self.record = shape(self.raw, stream_arn)[0]
+        self.delivered = True
+        return self.record
+
+    def size_bound(self) -> int:
+        """Bytes this record can take in the event's JSON, at most (cheap: from SizeBytes)."""
+        size = self.record["dynamodb"].get("SizeBytes")
+        return 12 * int(size) + 2048 if isinstance(size, int) else PAYLOAD_LIMIT
+
+    def size(self) -> int:
+        """Bytes this record takes in the event's JSON (measured once)."""
+        if self._size is None:
+            self._size = len(json.dumps(self.record, default=json_default).encode())
+        return self._size
 
 
 @dataclass
@@ -106,9 +130,18 @@ class Lane:
                 return None  # keep gathering, as the batching window asks
         window = window_of(self.queue[0].created, size)
         entries: list[Entry] = []
+        bound = exact = _ENVELOPE
         while self.queue and len(entries) < config.batch_size:
-            if window is not None and window_of(self.queue[0].created, size) != window:
+            entry = self.queue[0]
+            if window is not None and window_of(entry.created, size) != window:
                 break  # a batch never spans two tumbling windows
+            bound += entry.size_bound()
+            if bound > PAYLOAD_LIMIT:  # near the limit: measure ("the batch shrinks to fit")
+                exact += entry.size()
+                if entries and exact > PAYLOAD_LIMIT:
+                    break
+            else:
+                exact += entry.size_bound()
             entries.append(self.queue.popleft())
         batch = Batch(entries, window_start=window)
         self.pending.append(batch)
@@ -116,7 +149,7 @@ class Lane:
 
     def event(self, batch: Batch, config: TriggerConfig, shard_id: str, stream_arn: str) -> dict:
         """The event for ``batch``: its records, and with a tumbling window the window fields."""
-        event: dict[str, Any] = {"Records": [e.record for e in batch.entries]}
+        event: dict[str, Any] = {"Records": [e.for_delivery(stream_arn) for e in batch.entries]}
         size = config.tumbling_window_in_seconds
         if size and batch.window_start is not None:
             if self.window_start != batch.window_start:

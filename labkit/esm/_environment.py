@@ -160,6 +160,9 @@ class ExecutionEnvironment:
             where = getattr(module, "__file__", None) or ""
             if where.startswith(str(code) + os.sep) and loaded != module_name:
                 del sys.modules[loaded]
+        boto3 = sys.modules.get("boto3")
+        if boto3 is not None:  # a new environment is a new process on Lambda: no cached session
+            boto3.DEFAULT_SESSION = None
         if str(code) not in sys.path:
             sys.path.insert(0, str(code))  # LAMBDA_TASK_ROOT is on the path, as on Lambda
         spec = importlib.util.spec_from_file_location(module_name, path)
@@ -245,9 +248,12 @@ def process_mb() -> float:
 class EnvironmentPool:
     """A function's execution environments: an idle one is reused (warm), else one is made."""
 
-    def __init__(self, function: Function, region: str) -> None:
+    def __init__(
+        self, function: Function, region: str, variables: dict[str, str] | None = None
+    ) -> None:
         self.function = function
         self.region = region
+        self.variables = dict(variables or {})  # the lab's own (credentials, endpoints)
         self._idle: list[ExecutionEnvironment] = []
         self._all: list[ExecutionEnvironment] = []
         self._lock = threading.Lock()
@@ -263,7 +269,7 @@ class EnvironmentPool:
                     return env
                 env.close()
             self.cold_starts += 1
-            variables = {**self.function.environment}
+            variables = {**self.variables, **self.function.environment}
             variables.update(reserved_variables(self.function, self.region, ""))
             env = ExecutionEnvironment(self.function, variables, version)
             self._all.append(env)

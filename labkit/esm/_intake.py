@@ -46,19 +46,21 @@ def fill(
                 # Reading it again (from the checkpoint) would queue a waiting batch twice.
                 work.exhausted = True
                 break
-            raw = reader.read(work.shard, READ_LIMIT)
-            if not raw:
+            read = reader.read(work.shard, READ_LIMIT)
+            if not read:
                 work.exhausted = True
                 break
-            work.buffer.extend(raw)
+            work.buffer.extend(read)
             work.notices = (*work.notices, *reader.take_notices())
-            caught_up = len(raw) < READ_LIMIT
+            caught_up = len(read) < READ_LIMIT
         now = clock()
         for _ in range(min(wanted - queued, len(work.buffer))):
-            shaped, notes = shape(work.buffer.popleft(), reader.stream_arn)
+            raw = work.buffer.popleft()
+            shaped, notes = shape(raw, reader.stream_arn)
             notes, work.notices = (*work.notices, *notes), ()  # a trim notice: next record
             created = float(shaped["dynamodb"].get("ApproximateCreationDateTime", now))
-            entry = Entry(shaped, shaped["dynamodb"]["SequenceNumber"], now, created, notes=notes)
+            sequence = shaped["dynamodb"]["SequenceNumber"]
+            entry = Entry(shaped, sequence, now, created, notes=notes, raw=raw)
             work.entries.append(entry)
             if config.filters is not None and not config.filters.matches(shaped):
                 entry.done = True  # never delivered, checkpointed all the same

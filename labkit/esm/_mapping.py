@@ -44,6 +44,7 @@ class EventSourceMapping:
         checkpoints: CheckpointStore | None = None,
         clock: Callable[[], float] = time.time,
         function_name: str | None = None,
+        variables: dict[str, str] | None = None,
     ) -> None:
         self.table_name, self.stream_arn, self.config = table_name, stream_arn, config
         self.streams, self.region, self.clock = streams, region, clock
@@ -51,7 +52,8 @@ class EventSourceMapping:
         self.function_name: str = str(function_name or self.function.function_name)
         if not isinstance(handler, Function):
             self.function_name = str(function_name or getattr(handler, "__name__", "handler"))
-        self.environments = EnvironmentPool(self.function, region)
+        self.variables = dict(variables or {})  # the lab's credentials and endpoints
+        self.environments = EnvironmentPool(self.function, region, self.variables)
         self.destination = destination
         self.checkpoints: CheckpointStore = checkpoints or MemoryCheckpoints()
         self.reader = StreamReader(
@@ -81,7 +83,8 @@ class EventSourceMapping:
     def handler(self, handler: Function | Handler) -> None:
         """Deploy new code: the next invocation runs it in a fresh execution environment."""
         self.function = as_function(handler, self.table_name, self.function.function_name)
-        old, self.environments = self.environments, EnvironmentPool(self.function, self.region)
+        pool = EnvironmentPool(self.function, self.region, self.variables)
+        old, self.environments = self.environments, pool
         old.close(timeout=0)
 
     def __repr__(self) -> str:
