@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _seams
 from ._errors import (
+    AWSRequestRefusedError,
     BackendError,
     BackendStartError,
     DeployError,
@@ -92,6 +93,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AWSRequestRefusedError",
     "BackendError",
     "BackendStartError",
     "DeployError",
