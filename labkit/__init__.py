@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _seams
 from ._errors import (
+    AWSRequestRefusedError,
     BackendError,
     BackendStartError,
     DeployError,
@@ -94,6 +95,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AWSRequestRefusedError",
     "BackendError",
     "BackendStartError",
     "DeployError",

@@ -9,7 +9,8 @@ Every error a learner can meet says *what happened*, *why*, and *what to do*::
     ├── BackendError                  the DynamoDB endpoint could not be used
     │   ├── PortInUseError            the chosen port is taken
     │   ├── BackendStartError         DynamoDB Local did not come up
-    │   └── EndpointUnreachableError  nothing answers at the endpoint
+    │   ├── EndpointUnreachableError  nothing answers at the endpoint
+    │   └── AWSRequestRefusedError    a request from a local lab would have left the machine
     ├── TableError                    a table could not be made or used
     │   ├── InvalidTableNameError
     │   ├── TableExistsError
@@ -27,6 +28,7 @@ The original exception, when there is one, is kept as ``cause`` (and as ``__caus
 from __future__ import annotations
 
 __all__ = [
+    "AWSRequestRefusedError",
     "BackendError",
     "BackendStartError",
     "DeployError",
@@ -90,6 +92,27 @@ class BackendStartError(BackendError):
 
 class EndpointUnreachableError(BackendError):
     """Nothing answers DynamoDB requests at the endpoint."""
+
+
+class AWSRequestRefusedError(BackendError):
+    """While a local lab runs, an AWS SDK request was about to leave the machine (a client made
+    before ``lk.start()``, or a service the lab does not emulate); it was refused unsent.
+
+    ``url`` is where it would have gone, ``service`` the client's endpoint prefix (``"sqs"``).
+    """
+
+    def __init__(
+        self,
+        what: str,
+        fix: str,
+        *,
+        url: str = "",
+        service: str | None = None,
+        cause: BaseException | None = None,
+    ) -> None:
+        super().__init__(what, fix, cause=cause)
+        self.url = url
+        self.service = service
 
 
 class TableError(LabError):

@@ -3,7 +3,9 @@
 ``start()`` resolves the backend (``backend/_connect.py``): ``$LABKIT_ENDPOINT_URL`` when set,
 real AWS on opt-in, else a DynamoDB Local that labkit launches in memory on a free loopback port,
 reused for the rest of the process's life and stopped when it ends (also when it is killed: see
-``backend/_guard.py``).
+``backend/_guard.py``). While a local lab that ``start()`` returned runs, the learner's own
+default boto3 clients go to it and nothing else leaves the machine (``backend/_sdk.py``);
+``Lab.close()`` undoes that.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from .backend._connect import (
     ping,
 )
 from .backend._connect import REGION as REGION_DEFAULT
+from .backend._sdk import SdkRedirect, redirect
 from .backend._server import LocalServer
 from .esm._checkpoints import TableCheckpoints
 from .esm._events import StreamViewType
@@ -122,6 +125,8 @@ class Lab:
         self.created_tables: list[str] = []
         self.triggers: list[Trigger] = []
         self.closed = False
+        # Set by start() for a local lab: the learner's default boto3 clients point here.
+        self.sdk: SdkRedirect | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
     @property
@@ -158,10 +163,13 @@ class Lab:
         self.close()
 
     def close(self) -> None:
-        """Stop the triggers and, if labkit started it, DynamoDB Local. Safe to call twice."""
+        """Stop the triggers, give default boto3 clients back their own settings and, if labkit
+        started it, stop DynamoDB Local. Safe to call twice."""
         global _current
         for trigger in self.triggers:
             trigger.close()
+        if self.sdk is not None:
+            self.sdk.restore()  # after the triggers: no handler runs any more
         if self.server is not None:
             self.server.stop()
         self.closed = True
@@ -609,6 +617,12 @@ def start(port: int | None = None) -> Lab:
     A second call in the same process returns the running lab; asking it for another port is
     an error.
 
+    Unless it is on AWS, the lab also takes over the process's default AWS SDK settings until
+    ``lab.close()``: ``boto3.client("dynamodb")``, ``boto3.resource("dynamodb")`` and
+    ``boto3.client("dynamodbstreams")`` made with defaults (in a handler, at module level, in a
+    cell) reach the lab with its credentials and region, and a request bound anywhere but this
+    machine raises ``AWSRequestRefusedError`` unsent (see ``backend/_sdk.py``).
+
     Introduced in notebooks/00-setup-check.ipynb.
     """
     global _current
@@ -631,9 +645,13 @@ def start(port: int | None = None) -> Lab:
                 )
             return _current
         if url := os.environ.get("LABKIT_ENDPOINT_URL"):
-            _current = _external(url)
+            lab = _external(url)
         elif opted_into_aws():
-            _current = _aws()
+            lab = _aws()
         else:
-            _current = _launch(port if port is not None else env_port())
+            lab = _launch(port if port is not None else env_port())
+        if not lab.on_aws and lab.endpoint_url:
+            # One lab per process, so one redirect: it lasts until this lab closes.
+            lab.sdk = redirect(lab.endpoint_url, lab.region, CREDENTIALS)
+        _current = lab
         return _current

@@ -3,7 +3,8 @@ the class-data sharing archive, and ``connect``: a local, external or (opt-in) A
 
 Rooms: ``_java`` (a Java 17+ runtime), ``_install`` (the DynamoDB Local jar), ``_server`` (one
 DynamoDB Local process on 127.0.0.1), ``_guard`` (stops it when its parent dies), ``_archive``
-(class-data sharing), ``_connect`` (where the lab's DynamoDB is). Imports nothing from ``esm`` or
+(class-data sharing), ``_connect`` (where the lab's DynamoDB is), ``_sdk`` (the learner's own
+boto3 clients pointed at the lab, and nothing sent anywhere else). Imports nothing from ``esm`` or
 ``teach``.
 """
 
@@ -13,6 +14,7 @@ from ._archive import ClassDataArchive, ensure_class_data_archive, find_class_da
 from ._connect import Connection, connect, isolated_session
 from ._install import DynamoDBLocalJar, find_dynamodb_local, install_dynamodb_local
 from ._java import JavaRuntime, find_java
+from ._sdk import SdkRedirect, redirect
 from ._server import LocalServer, free_port
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "DynamoDBLocalJar",
     "JavaRuntime",
     "LocalServer",
+    "SdkRedirect",
     "connect",
     "ensure_class_data_archive",
     "find_class_data_archive",
@@ -29,4 +32,5 @@ __all__ = [
     "free_port",
     "install_dynamodb_local",
     "isolated_session",
+    "redirect",
 ]
