@@ -73,7 +73,7 @@ def test_a_handler_string_runs_module_code_once_per_environment(lab, table_name,
     _write(tmp_path, "replica", REPLICA.replace("copied {len", "copied again {len"))
     orders.put_item(Item={"pk": "o3"})
     (third,) = trigger.run_until_idle()
-    assert third.output == ["copied again 1 record(s); module loaded 1 time(s)"]
+    assert third.output == ("copied again 1 record(s); module loaded 1 time(s)",)
     assert "Init Duration" in third.logs[-1]
     assert trigger.environments.cold_starts == 2
 
@@ -99,7 +99,7 @@ def test_logs_are_framed_as_cloudwatch_shows_them(lab, table_name):
     (invocation,) = trigger.run_until_idle()
     rid = invocation.request_id
     assert invocation.logs[0] == f"START RequestId: {rid} Version: $LATEST"
-    assert invocation.output[:2] == ["from print", "from stderr"]
+    assert invocation.output[:2] == ("from print", "from stderr")
     assert re.fullmatch(rf"\[WARNING\]\t\S+Z\t{rid}\tfrom logging", invocation.output[2])
     assert invocation.output[3] == "from a thread"
     assert invocation.logs[-2] == f"END RequestId: {rid}"
@@ -200,7 +200,7 @@ def test_a_call_past_the_timeout_is_a_function_error_that_never_blocks(lab, tabl
     assert [i.error for i in invocations] == ["Task timed out after 1.00 seconds"] * 2
     assert [i.attempt for i in invocations] == [1, 2]
     assert len(trigger.discards) == 1
-    assert invocations[0].output == ["started"]
+    assert invocations[0].output == ("started",)
     assert re.search(r"Task timed out after 1\.00 seconds$", invocations[0].logs[-3])
     assert "Status: timeout" in invocations[0].logs[-1]
     assert took < 4  # two calls of one second each, never the handler's forever

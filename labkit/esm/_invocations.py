@@ -74,10 +74,10 @@ class Invocation:
         return list(self.event["Records"])
 
     @property
-    def output(self) -> list[str]:
+    def output(self) -> tuple[str, ...]:
         """What the function itself wrote: ``logs`` without the runtime's own lines
         (``START``, ``END`` and ``REPORT RequestId``, and its timeout or error line)."""
-        return [line for line in self.logs if not _is_platform_line(line, self.request_id)]
+        return tuple(line for line in self.logs if not _is_platform_line(line, self.request_id))
 
     @property
     def event_names(self) -> list[str]:
@@ -91,7 +91,7 @@ class Invocation:
         outcome = "ok" if self.ok else f"{self.outcome.value}: {self.error!r}"
         return (
             f"Invocation(#{self.number}, {len(self.records)} record(s) "
-            f"{self.event_names}, {outcome}, logs={self.output})"
+            f"{self.event_names}, {outcome}, logs={list(self.output)})"
         )
 
 
