@@ -33,6 +33,16 @@ def _load_answers() -> dict[str, tuple[Any, Any, str]]:
 ANSWERS = _load_answers()
 
 
+def _deployable(answer: Any, folder: Path, name: str) -> tuple[Any, Path | None]:
+    """An answer given as a module's source (a handler exercise, written the AWS way) is written
+    to ``folder/<name>.py`` and passed as its handler string, as a lesson's %%writefile does."""
+    if isinstance(answer, str) and "def handler(" in answer:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name}.py").write_text(answer)
+        return f"{name}.handler", folder
+    return answer, None
+
+
 def test_every_exercise_file_is_valid_and_has_answers_here():
     files = sorted(EXERCISES.glob("*.json"))
     assert files, "no exercise files"
@@ -43,15 +53,17 @@ def test_every_exercise_file_is_valid_and_has_answers_here():
 
 
 @pytest.mark.parametrize("exercise_id", sorted(ANSWERS))
-def test_the_reference_solution_passes(lab, exercise_id):
-    result = labkit.check(exercise_id, ANSWERS[exercise_id][0], lab=lab)
+def test_the_reference_solution_passes(lab, exercise_id, tmp_path):
+    answer, code = _deployable(ANSWERS[exercise_id][0], tmp_path / "functions", "reference")
+    result = labkit.check(exercise_id, answer, lab=lab, code=code)
     assert result.passed, repr(result)
 
 
 @pytest.mark.parametrize("exercise_id", sorted(ANSWERS))
-def test_a_typical_wrong_answer_fails_with_its_hint(lab, exercise_id):
+def test_a_typical_wrong_answer_fails_with_its_hint(lab, exercise_id, tmp_path):
     _, wrong, failing_case = ANSWERS[exercise_id]
-    result = labkit.check(exercise_id, wrong, lab=lab)
+    answer, code = _deployable(wrong, tmp_path / "functions", "wrong")
+    result = labkit.check(exercise_id, answer, lab=lab, code=code)
     assert not result.passed
     failed = {r.name: r for r in result.results if not r.passed}
     assert failing_case in failed

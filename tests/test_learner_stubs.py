@@ -8,7 +8,9 @@ graded with ``lk.check`` on DynamoDB Local; the check must fail, or the learner 
 How a stub is found (as ``python -m labkit notebooks`` writes the copies): the lesson's cell tagged
 ``solution`` keeps its cell id in the learner copy, its source becomes ``metadata.labkit.stub`` and
 its tag becomes ``exercise``. The answer's name is the one the learner copy passes to
-``lk.check("<exercise id>", <name>)``.
+``lk.check("<exercise id>", <name>)``; a handler written the AWS way is passed by its handler
+string, ``lk.check("<exercise id>", "module.handler")``, and its stub is the cell that writes the
+module, ``%%writefile functions/module.py``.
 """
 
 from __future__ import annotations
@@ -54,14 +56,32 @@ def _check_calls(source: str) -> list[tuple[str, str]]:
             and len(node.args) >= 2
             and isinstance(node.args[0], ast.Constant)
             and isinstance(node.args[0].value, str)
-            and isinstance(node.args[1], ast.Name)
         ):
-            calls.append((node.args[0].value, node.args[1].id))
+            answer = node.args[1]
+            if isinstance(answer, ast.Name):
+                calls.append((node.args[0].value, answer.id))
+            elif isinstance(answer, ast.Constant) and isinstance(answer.value, str):
+                calls.append((node.args[0].value, answer.value))
     return calls
 
 
+def _written_module(source: str) -> tuple[str, str] | None:
+    """(module name, its source) when a cell is ``%%writefile <folder>/<module>.py``."""
+    first, _, body = source.partition("\n")
+    parts = first.split()
+    if len(parts) == 2 and parts[0] == "%%writefile" and parts[1].endswith(".py"):
+        return Path(parts[1]).stem, body
+    return None
+
+
 def _defines(source: str, name: str) -> bool:
-    """Whether a cell binds ``name`` at its top level (def, class or assignment)."""
+    """Whether a cell binds ``name`` at its top level (def, class or assignment), or, for a
+    handler string ``module.function``, writes that module."""
+    written = _written_module(source)
+    if written is not None:
+        return "." in name and name.rsplit(".", 1)[0] == written[0]
+    if "." in name:
+        return False
     for node in ast.parse(source).body:
         defs = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
         if isinstance(node, defs) and node.name == name:
@@ -80,6 +100,8 @@ def _imports(cells: list[Any]) -> str:
     """The top-level imports of these code cells (what a stub may use, e.g. ``json``)."""
     lines = []
     for cell in cells:
+        if cell.source.startswith("%"):  # a cell magic (%%writefile ...) is not Python
+            continue
         for node in ast.parse(cell.source).body:
             if isinstance(node, ast.Import | ast.ImportFrom):
                 lines.append(ast.unparse(node))
@@ -142,10 +164,20 @@ def test_the_stub_replaces_the_lesson_solution(exercise_id):
 
 
 @pytest.mark.parametrize("exercise_id", EXERCISE_IDS)
-def test_the_learner_stub_fails_its_check(lab, exercise_id):
+def test_the_learner_stub_fails_its_check(lab, exercise_id, tmp_path):
     stubs = STUBS.get(exercise_id)
     assert stubs, f"no learner stub for {exercise_id}"
     for stub in stubs:
+        written = _written_module(stub.source)
+        if written is not None:  # the stub writes the function's module, as on AWS
+            (tmp_path / f"{written[0]}.py").write_text(written[1])
+            result = lk.check(exercise_id, stub.name, lab=lab, code=tmp_path)
+            assert result.results, f"{exercise_id}: the check ran no case"
+            assert not result.passed, (
+                f"{stub.notebook.name}: the unfinished function passes {exercise_id}, so the "
+                f"learner has nothing to do:\n{result!r}"
+            )
+            continue
         namespace: dict[str, Any] = {"__name__": f"learner_stub_{exercise_id}"}
         exec(compile(stub.imports, f"{stub.notebook.name}:imports", "exec"), namespace)
         exec(compile(stub.source, f"{stub.notebook.name}:{stub.cell_id}", "exec"), namespace)

@@ -9,9 +9,15 @@ kinds, all run on fresh tables (the first three through a real trigger):
   ``expect`` is the target table afterwards.
 * ``filter``: the learner writes ``filter_criteria`` (Lambda's event filtering);
   ``expect`` is the list of ``[eventName, pk]`` the handler received.
-* ``handler``: the learner writes ``make_handler(**tables)``, which gets the exercise's tables
-  (boto3 ``Table`` objects, by the names the exercise declares) and returns a Lambda handler
-  ``handler(event, context)``; ``expect`` maps table names to their items afterwards, and may
+* ``handler``: the learner writes a Lambda function the way it is deployed: a module in the
+  code folder (``%%writefile functions/enrich.py``) whose code makes its own boto3 client and
+  reads each table's name from an environment variable, passed as its handler string
+  (``lk.check(id, "enrich.handler")``), or a ``Function`` from ``lab.function``, or a
+  ``handler(event, context)`` callable. Each case runs it as a fresh function whose environment
+  names the case's tables: table ``target`` is ``TARGET_TABLE`` unless the exercise gives the
+  table a ``variable``. (The older ``make_handler(**tables)`` answer, which gets boto3 ``Table``
+  objects and returns a handler, is still accepted.) ``expect`` maps table names to their items
+  afterwards, and may
   hold ``delivered`` (every ``[eventName, key]`` the handler was given, repeats included),
   ``failed_invocations`` (how many invocations failed) and ``discarded`` (the records given up
   on when retries or record age ran out, as ``[eventName, key]``).
@@ -31,10 +37,11 @@ for each failing case; ``result.passed`` is what a test asserts.
 
 from __future__ import annotations
 
+import inspect
 import json
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -43,6 +50,7 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from .._errors import LabError, QuizError
 from .._lab import Lab, start
+from ..esm._function import Function
 from ..esm._trigger import Trigger
 from ._display import LabTable, lab_table
 
@@ -94,6 +102,7 @@ class TableSpec:
     sort_key: str | None = None
     stream: str | None = None
     items: tuple[dict[str, Any], ...] = ()
+    variable: str = ""  # the environment variable that names it (handler exercises)
 
 
 @dataclass(frozen=True)
@@ -192,8 +201,8 @@ class Exercise:
 
 
 def _table_spec(raw: Any, where: str, bad: Callable[[str], QuizError], **default: Any) -> TableSpec:
-    if not isinstance(raw, dict) or set(raw) - {"key", "sort_key", "stream", "items"}:
-        raise bad(f"{where} must be an object with key, sort_key, stream and items only")
+    if not isinstance(raw, dict) or set(raw) - {"key", "sort_key", "stream", "items", "variable"}:
+        raise bad(f"{where} must be an object with key, sort_key, stream, items and variable only")
     items = raw.get("items", [])
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise bad(f"{where}.items must be a list of items")
@@ -202,6 +211,7 @@ def _table_spec(raw: Any, where: str, bad: Callable[[str], QuizError], **default
         sort_key=raw.get("sort_key"),
         stream=raw.get("stream", default.get("stream")),
         items=tuple(items),
+        variable=raw.get("variable") or (f"{where.split('.')[-1].upper()}_TABLE"),
     )
 
 
@@ -329,7 +339,9 @@ def _key_of(record: dict[str, Any], spec: TableSpec) -> list[Any]:
 _DES = TypeDeserializer()
 
 
-def _run_case(lab: Lab, exercise: Exercise, answer: Any, case: Case) -> CaseResult:
+def _run_case(
+    lab: Lab, exercise: Exercise, answer: Any, case: Case, code: Path | None
+) -> CaseResult:
     run = uuid.uuid4().hex[:8]
     made: list[str] = []
     trigger: Trigger | None = None
@@ -351,27 +363,28 @@ def _run_case(lab: Lab, exercise: Exercise, answer: Any, case: Case) -> CaseResu
             )
         for name, spec in exercise.tables.items():
             tables[name] = fresh(name, spec)
-        delivered: list[list[Any]] = []
-        by_sequence: dict[str, list[Any]] = {}
-        inner = _handler_for(exercise, answer, tables)
-
-        def handler(event: dict[str, Any], context: Any) -> Any:
-            for r in event.get("Records", []):
-                seen = [r["eventName"], *_key_of(r, exercise.source_table)]
-                by_sequence[r["dynamodb"]["SequenceNumber"]] = seen
-                delivered.append(seen)
-            return inner(event, context)
-
+        function = _function_for(exercise, answer, tables, code)
         options = _trigger_options(exercise.trigger, tables)
         if exercise.kind == "filter":
             options["filter_criteria"] = answer
-        trigger = lab.trigger(source.table_name, handler, function_name="check", **options)
+        trigger = lab.trigger(source.table_name, function, **options)
         for write in case.writes:
             _apply(source, write)
         invocations = trigger.run_until_idle()
         if case.redeliver:
             for inv in [i for i in invocations if i.ok]:
                 invocations.append(trigger.redeliver(inv))
+        # what the function was given, attempt by attempt (each attempt's event is a fresh copy
+        # the function may have changed: the stream's own record is looked up by sequence number)
+        by_sequence = {
+            r["dynamodb"]["SequenceNumber"]: [r["eventName"], *_key_of(r, exercise.source_table)]
+            for r in _records_written(lab, source.table_name)
+        }
+        delivered = [
+            by_sequence.get(number, ["?", number])
+            for inv in invocations
+            for number in inv.sequence_numbers
+        ]
         failed = [i for i in invocations if not i.ok]
         discarded = [
             by_sequence.get(n, ["?", n]) for d in trigger.discards for n in d.sequence_numbers
@@ -386,6 +399,24 @@ def _run_case(lab: Lab, exercise: Exercise, answer: Any, case: Case) -> CaseResu
             lab.triggers.remove(trigger)
         for name in made:
             lab.delete_table(name)
+
+
+def _records_written(lab: Lab, table_name: str) -> list[dict[str, Any]]:
+    """Every record of the table's stream, read from the stream itself (one shard on
+    DynamoDB Local, read until an empty response)."""
+    arn = lab.stream_arn(table_name)
+    records: list[dict[str, Any]] = []
+    for shard in lab.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator = lab.streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        ).get("ShardIterator")
+        while iterator:
+            resp = lab.streams.get_records(ShardIterator=iterator)
+            if not resp["Records"]:
+                break
+            records.extend(resp["Records"])
+            iterator = resp.get("NextShardIterator")
+    return records
 
 
 def _run_iterator_case(
@@ -426,23 +457,51 @@ def _run_iterator_case(
     return CaseResult(case.name, got == expected, expected, got, case.hint)
 
 
-def _handler_for(exercise: Exercise, answer: Any, tables: dict[str, Any]) -> Any:
-    """The Lambda handler the check runs: built around the learner's answer."""
+def _table_variables(exercise: Exercise, tables: dict[str, Any]) -> dict[str, str]:
+    """The environment a handler exercise's function gets: each declared table's variable
+    (``TARGET_TABLE`` for table ``target``, unless it declares another) set to the name of the
+    table made for this case."""
+    return {spec.variable: tables[name].table_name for name, spec in exercise.tables.items()}
+
+
+def _is_make_handler(answer: Any, table_names: Iterable[str]) -> bool:
+    """Whether ``answer`` is the older ``make_handler(**tables)`` form of an answer."""
+    try:
+        parameters = list(inspect.signature(answer).parameters)
+    except (TypeError, ValueError):
+        return False
+    names = set(table_names)
+    return bool(names) and set(parameters) == names and parameters != ["event", "context"]
+
+
+def _function_for(
+    exercise: Exercise, answer: Any, tables: dict[str, Any], code: Path | None
+) -> Function:
+    """The function the check runs for one case, named ``check``: the learner's handler with
+    the case's tables in its environment (a handler exercise), or a handler the check writes
+    around the learner's transform (transform) or that does nothing (filter)."""
     if exercise.kind == "handler":
-        try:
-            built = answer(**tables)
-        except TypeError as exc:
-            raise QuizError(
-                f"make_handler({', '.join(tables)}) could not be called: {exc}.",
-                f"define it as `def make_handler({', '.join(tables)}):` returning a handler.",
-            ) from exc
-        if not callable(built):
-            raise QuizError(
-                f"make_handler(...) returned {built!r}, not a handler.",
-                "end make_handler with `return handler`, where handler is "
-                "`def handler(event, context): ...`.",
-            )
-        return built
+        env = _table_variables(exercise, tables)
+        if isinstance(answer, Function):
+            return replace(answer, environment={**answer.environment, **env})
+        if isinstance(answer, str):
+            return Function("check", answer, code=code, environment=env)
+        if _is_make_handler(answer, tables):
+            try:
+                built = answer(**tables)
+            except TypeError as exc:
+                raise QuizError(
+                    f"make_handler({', '.join(tables)}) could not be called: {exc}.",
+                    f"define it as `def make_handler({', '.join(tables)}):` returning a handler.",
+                ) from exc
+            if not callable(built):
+                raise QuizError(
+                    f"make_handler(...) returned {built!r}, not a handler.",
+                    "end make_handler with `return handler`, where handler is "
+                    "`def handler(event, context): ...`.",
+                )
+            return Function("check", built, environment=env)
+        return Function("check", answer, environment=env)
     if exercise.kind == "transform":
         target = tables["target"]
 
@@ -452,12 +511,12 @@ def _handler_for(exercise: Exercise, answer: Any, tables: dict[str, Any]) -> Any
                 if item is not None:
                     target.put_item(Item=_dynamo(_plain(item)))
 
-        return transform_handler
+        return Function("check", transform_handler)
 
     def filter_handler(event: dict[str, Any], context: Any) -> None:
         return None
 
-    return filter_handler
+    return Function("check", filter_handler)
 
 
 def _trigger_options(options: dict[str, Any], tables: dict[str, Any]) -> dict[str, Any]:
@@ -509,11 +568,15 @@ def check(
     answer: Callable[[dict[str, Any]], Any] | dict[str, Any],
     *,
     lab: Lab | None = None,
+    code: str | Path | None = None,
 ) -> CheckResult:
     """Run ``answer`` against the exercise's cases on DynamoDB Local; show what passed.
 
-    ``answer`` is a ``transform(record)`` function, a ``filter_criteria`` dict, or a
-    ``make_handler(**tables)`` function, as the exercise says.
+    ``answer`` is a ``transform(record)`` function, a ``filter_criteria`` dict, or, for a
+    handler exercise, the function as it would be deployed: a handler string such as
+    ``"enrich_orders.handler"`` (its module in the ``code`` folder, default ``./functions``),
+    a ``Function``, or a ``handler(event, context)`` callable; the function finds its tables'
+    names in its environment (``TARGET_TABLE`` for the table ``target``...).
 
     Introduced in notebooks/01-stream-processing-flow.ipynb.
     """
@@ -530,18 +593,23 @@ def check(
             "define `def resume_iterator(streams, stream_arn, shard_id, checkpoint): ...` "
             "returning a shard iterator, and pass it: lk.check(id, resume_iterator).",
         )
-    if exercise.kind == "handler" and not callable(answer):
-        names = ", ".join(exercise.tables)
-        raise QuizError(
-            f"Exercise {exercise.id!r} checks a function make_handler({names}); got {answer!r}.",
-            f"define `def make_handler({names}):` that returns your handler, and pass it: "
-            "lk.check(id, make_handler).",
-        )
+    folder = Path(code) if code is not None else None
+    if exercise.kind == "handler":
+        if not (callable(answer) or isinstance(answer, str | Function)):
+            variables = ", ".join(s.variable for s in exercise.tables.values())
+            raise QuizError(
+                f"Exercise {exercise.id!r} checks a Lambda function; got {answer!r}.",
+                "write the function's module (%%writefile functions/my_function.py, its tables' "
+                f"names read from {variables}) and pass its handler string: "
+                'lk.check(id, "my_function.handler").',
+            )
+        if isinstance(answer, str):  # a wrong handler string is reported now, once
+            Function("check", answer, code=folder)
     lab = lab or start()
     results = []
     for case in exercise.cases:
         try:
-            results.append(_run_case(lab, exercise, answer, case))
+            results.append(_run_case(lab, exercise, answer, case, folder))
         except LabError as exc:  # a filter Lambda would reject, say
             results.append(
                 CaseResult(case.name, False, _plain(case.expect), f"refused: {exc.what}", case.hint)
