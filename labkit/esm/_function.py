@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import inspect
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -235,14 +236,25 @@ class Function:
 
     def code_version(self) -> str:
         """A digest of the code folder's Python files (names, sizes, times): a new value means
-        the code changed, and the next invocation gets a fresh execution environment."""
+        the code changed, and the next invocation gets a fresh execution environment. Read on
+        every invocation, so it walks the folder with ``os.scandir`` (no pathlib objects)."""
         if not isinstance(self.handler, str) or self.code is None:
             return ""
-        digest = hashlib.sha256()
-        for path in sorted(self.code.rglob("*.py")):
-            stat = path.stat()
-            digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
-        return digest.hexdigest()
+        found: list[str] = []
+        folders = [str(self.code)]
+        while folders:
+            try:
+                entries = list(os.scandir(folders.pop()))
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name != "__pycache__":
+                        folders.append(entry.path)
+                elif entry.name.endswith(".py"):
+                    stat = entry.stat()
+                    found.append(f"{entry.path}:{stat.st_size}:{stat.st_mtime_ns}")
+        return hashlib.sha256("\n".join(sorted(found)).encode()).hexdigest()
 
 
 def check_handler(handler: object, table_name: str) -> None:
