@@ -110,6 +110,35 @@ def test_logs_are_framed_as_cloudwatch_shows_them(lab, table_name):
     )
 
 
+def test_module_output_comes_before_start_on_a_cold_start_only(lab, table_name, tmp_path):
+    # "Lambda execution environment lifecycle": the Init phase (the module's code) runs before
+    # the first Invoke, so CloudWatch Logs shows its output before that invocation's START.
+    name = table_name("orders")
+    orders = lab.create_table(name)
+    _write(
+        tmp_path,
+        "chatty",
+        """
+        print("loading the module")
+
+
+        def handler(event, context):
+            print("handling", len(event["Records"]))
+        """,
+    )
+    trigger = lab.trigger(name, lab.function("chatty", "chatty.handler", code=tmp_path))
+    orders.put_item(Item={"pk": "a"})
+    (cold,) = trigger.run_until_idle()
+    orders.put_item(Item={"pk": "b"})
+    (warm,) = trigger.run_until_idle()
+    assert cold.logs[0] == "loading the module"
+    assert cold.logs[1] == f"START RequestId: {cold.request_id} Version: $LATEST"
+    assert cold.output == ("loading the module", "handling 1")
+    assert warm.logs[0] == f"START RequestId: {warm.request_id} Version: $LATEST"
+    assert warm.output == ("handling 1",)
+    assert "Init Duration" in cold.logs[-1] and "Init Duration" not in warm.logs[-1]
+
+
 def test_powertools_logger_and_tracer_run_as_published(lab, table_name, tmp_path):
     name = table_name("orders")
     orders = lab.create_table(name)

@@ -35,6 +35,12 @@ class LogBuffer:
         self.request_id = request_id
         self._text = io.StringIO()
         self._lock = threading.Lock()
+        self._init_end = 0  # where the init phase's output ends (a cold start)
+
+    def end_init(self) -> None:
+        """Mark the end of the init phase: what was written so far is the module's output."""
+        with self._lock:
+            self._init_end = self._text.tell()
 
     def write(self, text: str) -> int:
         with self._lock:
@@ -44,6 +50,13 @@ class LogBuffer:
         with self._lock:
             text = self._text.getvalue()
         return [line for line in text.splitlines() if line.strip()]
+
+    def phases(self) -> tuple[list[str], list[str]]:
+        """The lines written during the init phase, and those written after it."""
+        with self._lock:
+            text, end = self._text.getvalue(), self._init_end
+        keep = [line for line in text[:end].splitlines() if line.strip()]
+        return keep, [line for line in text[end:].splitlines() if line.strip()]
 
 
 def _current() -> LogBuffer | None:

@@ -200,6 +200,7 @@ class ExecutionEnvironment:
                             self.handler = self._load()
                         finally:
                             self.init_ms = (time.perf_counter() - began) * 1000
+                            job.buffer.end_init()
                     job.initialised.set()
                     job.result = self.handler(job.event, job.context)
                     job.check(job.result)

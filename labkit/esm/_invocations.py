@@ -75,8 +75,9 @@ class Invocation:
 
     @property
     def output(self) -> tuple[str, ...]:
-        """What the function itself wrote: ``logs`` without the runtime's own lines
-        (``START``, ``END`` and ``REPORT RequestId``, and its timeout or error line)."""
+        """What the function itself wrote (its module-level code on a cold start, then the
+        handler): ``logs`` without the runtime's own lines (``START``, ``END`` and
+        ``REPORT RequestId``, and its timeout or error line)."""
         return tuple(line for line in self.logs if not _is_platform_line(line, self.request_id))
 
     @property

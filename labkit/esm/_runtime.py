@@ -172,7 +172,12 @@ def invoke(pool: EnvironmentPool, event: dict[str, Any]) -> Response:
     elif job.error is not None:
         error = f"{type(job.error).__name__}: {job.error}"
     pool.release(env)
-    logs = [f"START RequestId: {request_id} Version: $LATEST", *buffer.lines()]
+    # On a cold start the init phase comes first in CloudWatch Logs: what the module's own code
+    # wrote precedes START ("Lambda execution environment lifecycle": Init, then Invoke).
+    # (AWS also writes an INIT_START line naming its runtime version; the lab has no such
+    # version to name, so the frame here is START, END and REPORT.)
+    init_lines, handler_lines = buffer.phases()
+    logs = [*init_lines, f"START RequestId: {request_id} Version: $LATEST", *handler_lines]
     if error is not None and (not finished or error.startswith(("Runtime.", "Function."))):
         logs.append(f"{_stamp()} {request_id} {error}")
     used = max(1, round(process_mb() - baseline))
