@@ -185,6 +185,61 @@ def test_powertools_logger_and_tracer_run_as_published(lab, table_name, tmp_path
     assert logged["function_memory_size"] == "128" and logged["cold_start"] is True
 
 
+def test_powertools_idempotency_runs_as_published(lab, table_name, tmp_path):
+    # As Powertools' idempotency docs show it: the persistence layer at module level, its table
+    # from the environment, the Lambda context registered so that an in-progress record expires
+    # with the function's remaining time. A redelivered batch has no effect the second time.
+    source, store, counts = table_name("orders"), table_name("idem"), table_name("counts")
+    orders = lab.create_table(source)
+    lab.create_table(store, key="id", stream=None)
+    lab.create_table(counts, stream=None)
+    _write(
+        tmp_path,
+        "count_once",
+        """
+        import os
+
+        import boto3
+        from aws_lambda_powertools.utilities.idempotency import (
+            DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function,
+        )
+
+        persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
+        config = IdempotencyConfig(event_key_jmespath="eventID")
+        counts = boto3.resource("dynamodb").Table(os.environ["COUNTS_TABLE"])
+
+
+        @idempotent_function(data_keyword_argument="record", config=config,
+                             persistence_store=persistence)
+        def count(record):
+            counts.update_item(Key={"pk": "orders"}, UpdateExpression="ADD n :one",
+                               ExpressionAttributeValues={":one": 1})
+            return record["eventID"]
+
+
+        def handler(event, context):
+            config.register_lambda_context(context)
+            return [count(record=record) for record in event["Records"]]
+        """,
+    )
+    function = lab.function(
+        "count-once",
+        "count_once.handler",
+        code=tmp_path,
+        environment={"IDEMPOTENCY_TABLE": store, "COUNTS_TABLE": counts},
+    )
+    trigger = lab.trigger(source, function)
+    orders.put_item(Item={"pk": "o1"})
+    orders.put_item(Item={"pk": "o2"})
+    (first,) = trigger.run_until_idle()
+    again = trigger.redeliver(first)
+    assert first.ok and again.ok, (first.logs, again.logs)
+    assert again.result == first.result == [r["eventID"] for r in first.records]
+    assert lab.items(counts) == [{"pk": "orders", "n": 2}]
+    stored = lab.items(store)
+    assert len(stored) == 2 and {i["status"] for i in stored} == {"COMPLETED"}
+
+
 def test_reserved_variables_and_the_context_come_from_the_function(lab, table_name):
     name = table_name("orders")
     orders = lab.create_table(name)
