@@ -103,6 +103,11 @@ CASES = [
         " 'version': '1.0',\n 'timestamp': '2026-11-29T17:19:22.125Z',",
         " 'version': '1.0',\n 'timestamp': 'ISO-UTC-TIME',",
     ),
+    ("writefile", "Writing functions/replica.py", "WRITING functions/replica.py"),
+    ("writefile", "Overwriting functions/replica.py\n", "WRITING functions/replica.py\n"),
+    # the same words anywhere else are a function's or a learner's output: compared
+    ("writefile", "Writing functions/replica.py done", "Writing functions/replica.py done"),
+    ("writefile", "Overwriting the notes.txt", "Overwriting the notes.txt"),
 ]
 
 
