@@ -1,22 +1,46 @@
-"""Lesson 12 (capstone): the order pipeline: filter, enrich, aggregate, isolate a poison order."""
+"""Lesson 12 (capstone): the order pipeline: filter, enrich, aggregate, isolate a poison order.
+
+Both answers are the module ``functions/order_pipeline.py`` as the lesson writes it (its tables'
+names in CUSTOMERS_TABLE, ORDERS_ENRICHED_TABLE and REVENUE_BY_CUSTOMER_TABLE); they differ only
+in ``handler``.
+"""
 
 from __future__ import annotations
-
-from typing import Any
-
-from boto3.dynamodb.types import TypeDeserializer
-
-_des = TypeDeserializer()
 
 EXERCISE = "12-order-pipeline"
 FAILING_CASE = "a poison order does not block the others"
 
+# everything but the handler: the module-level resource and tables, image, look_up, count, apply
+_MODULE = '''import os
 
-def _image(record: dict[str, Any], which: str) -> dict[str, Any]:
-    return {k: _des.deserialize(v) for k, v in record["dynamodb"].get(which, {}).items()}
+import boto3
+from boto3.dynamodb.types import TypeDeserializer
+
+# Module level: runs once per execution environment (a cold start); warm invocations reuse it.
+deserialize = TypeDeserializer().deserialize
+dynamodb = boto3.resource("dynamodb")
+customers = dynamodb.Table(os.environ["CUSTOMERS_TABLE"])
+orders_enriched = dynamodb.Table(os.environ["ORDERS_ENRICHED_TABLE"])
+revenue_by_customer = dynamodb.Table(os.environ["REVENUE_BY_CUSTOMER_TABLE"])
+# failures is the trigger's on-failure destination: Lambda writes there, this code does not
 
 
-def _count(revenue_by_customer: Any, customer_id: str, orders: int, revenue: Any) -> None:
+def image(record, which):
+    return {k: deserialize(v) for k, v in record["dynamodb"].get(which, {}).items()}
+
+
+def look_up(record):
+    """The order's customer (None for a REMOVE); an unknown customer is poison: raise."""
+    if record["eventName"] == "REMOVE":
+        return None
+    order = image(record, "NewImage")
+    customer = customers.get_item(Key={"customer_id": order["customer_id"]}).get("Item")
+    if customer is None:
+        raise LookupError(f"{order['pk']}: unknown customer {order['customer_id']}")
+    return customer
+
+
+def count(customer_id, orders, revenue):
     revenue_by_customer.update_item(
         Key={"customer_id": customer_id},
         UpdateExpression="ADD orders :n, revenue :r",
@@ -24,45 +48,40 @@ def _count(revenue_by_customer: Any, customer_id: str, orders: int, revenue: Any
     )
 
 
-def _apply(orders_enriched: Any, revenue_by_customer: Any, record: dict[str, Any], customer: Any):
-    old, new = _image(record, "OldImage"), _image(record, "NewImage")
+def apply(record, customer):
+    old, new = image(record, "OldImage"), image(record, "NewImage")
     if record["eventName"] == "REMOVE":
         orders_enriched.delete_item(Key={"pk": old["pk"]})
-        _count(revenue_by_customer, old["customer_id"], -1, -old["total"])
+        count(old["customer_id"], -1, -old["total"])
+        print(f"REMOVE {old['pk']}: revenue -{old['total']}")
         return
-    enriched = {**new, "customer_name": customer["name"], "tier": customer["tier"]}
-    orders_enriched.put_item(Item=enriched)
+    orders_enriched.put_item(Item={**new, "customer_name": customer["name"],
+                                   "tier": customer["tier"]})
     if record["eventName"] == "INSERT":
-        _count(revenue_by_customer, new["customer_id"], 1, new["total"])
-    else:
-        _count(revenue_by_customer, new["customer_id"], 0, new["total"] - old["total"])
+        count(new["customer_id"], 1, new["total"])
+        print(f"INSERT {new['pk']}: {customer['name']}, revenue +{new['total']}")
+    else:  # MODIFY: the same order again, count only the difference
+        count(new["customer_id"], 0, new["total"] - old["total"])
+        print(f"MODIFY {new['pk']}: {customer['name']}, revenue +{new['total'] - old['total']}")
 
 
-def _customer(customers: Any, record: dict[str, Any]) -> dict[str, Any] | None:
-    """The order's customer (the enrichment); a LookupError for an unknown one. None on REMOVE."""
-    if record["eventName"] == "REMOVE":
-        return None
-    order = _image(record, "NewImage")
-    customer = customers.get_item(Key={"customer_id": order["customer_id"]}).get("Item")
-    if customer is None:
-        raise LookupError(f"{order['pk']}: unknown customer {order['customer_id']}")
-    return customer
+'''
 
+REFERENCE = (
+    _MODULE
+    + """def handler(event, context):
+    # 1. look up (enrich) every record of the batch; write nothing yet
+    looked_up = [(record, look_up(record)) for record in event["Records"]]
+    # 2. the whole batch is good: write
+    for record, customer in looked_up:
+        apply(record, customer)
+"""
+)
 
-def REFERENCE(customers: Any, orders_enriched: Any, revenue_by_customer: Any, failures: Any) -> Any:
-    def handler(event: dict[str, Any], context: Any) -> None:
-        looked_up = []
-        for record in event["Records"]:  # 1. look up (enrich) every record, write nothing yet
-            looked_up.append((record, _customer(customers, record)))
-        for record, customer in looked_up:  # 2. the whole batch is good: write
-            _apply(orders_enriched, revenue_by_customer, record, customer)
-
-    return handler
-
-
-def WRONG(customers: Any, orders_enriched: Any, revenue_by_customer: Any, failures: Any) -> Any:
-    def handler(event: dict[str, Any], context: Any) -> None:  # writes as it goes
-        for record in event["Records"]:
-            _apply(orders_enriched, revenue_by_customer, record, _customer(customers, record))
-
-    return handler
+WRONG = (
+    _MODULE
+    + """def handler(event, context):
+    for record in event["Records"]:  # writes as it goes: when a later record is poison, the
+        apply(record, look_up(record))  # records before it are written, then written again
+"""
+)
