@@ -1,52 +1,62 @@
-"""Lesson 06: running totals per customer, kept right with deltas (a handler)."""
-
-from __future__ import annotations
-
-from collections import defaultdict
-from typing import Any
-
-from boto3.dynamodb.types import TypeDeserializer
-
-_des = TypeDeserializer()
+"""Lesson 06: running totals per customer, kept right with deltas (a function's module)."""
 
 EXERCISE = "06-running-totals"
 FAILING_CASE = "a changed total adds only the difference"
 
+# The lesson's solution cell (%%writefile functions/running_totals.py), as deployed.
+REFERENCE = '''\
+import os
+from collections import defaultdict
 
-def _order(image: dict[str, Any]) -> dict[str, Any]:
-    return {k: _des.deserialize(v) for k, v in image.items()}
+import boto3
+from boto3.dynamodb.types import TypeDeserializer
 
-
-def REFERENCE(totals: Any) -> Any:
-    def handler(event: dict[str, Any], context: Any) -> None:
-        for record in event["Records"]:
-            deltas: dict[str, list[Any]] = defaultdict(lambda: [0, 0])
-            for image, sign in (("OldImage", -1), ("NewImage", 1)):
-                if image in record["dynamodb"]:
-                    order = _order(record["dynamodb"][image])
-                    deltas[order["customer"]][0] += sign
-                    deltas[order["customer"]][1] += sign * order["total"]
-            for customer, (count, revenue) in deltas.items():
-                if count or revenue:
-                    totals.update_item(
-                        Key={"customer": customer},
-                        UpdateExpression="ADD order_count :c, revenue :r",
-                        ExpressionAttributeValues={":c": count, ":r": revenue},
-                    )
-
-    return handler
+deserialize = TypeDeserializer().deserialize
+totals = boto3.resource("dynamodb").Table(os.environ["TOTALS_TABLE"])
 
 
-def WRONG(totals: Any) -> Any:  # counts every NewImage, forgets REMOVE
-    def handler(event: dict[str, Any], context: Any) -> None:
-        for record in event["Records"]:
-            if record["eventName"] == "REMOVE":
-                continue
-            order = _order(record["dynamodb"]["NewImage"])
-            totals.update_item(
-                Key={"customer": order["customer"]},
-                UpdateExpression="ADD order_count :one, revenue :t",
-                ExpressionAttributeValues={":one": 1, ":t": order["total"]},
-            )
+def contribution(image):
+    """What one version of an order adds to its customer's totals."""
+    order = {k: deserialize(v) for k, v in image.items()}
+    return order["customer"], 1, order["total"]
 
-    return handler
+
+def handler(event, context):
+    for record in event["Records"]:
+        deltas = defaultdict(lambda: [0, 0])  # customer -> [count, revenue]
+        for image, sign in (("OldImage", -1), ("NewImage", +1)):
+            if image in record["dynamodb"]:
+                customer, count, revenue = contribution(record["dynamodb"][image])
+                deltas[customer][0] += sign * count
+                deltas[customer][1] += sign * revenue
+        for customer, (count, revenue) in deltas.items():
+            if count or revenue:
+                totals.update_item(
+                    Key={"customer": customer},
+                    UpdateExpression="ADD order_count :c, revenue :r",
+                    ExpressionAttributeValues={":c": count, ":r": revenue},
+                )
+'''
+
+# Counts every NewImage, forgets REMOVE.
+WRONG = """\
+import os
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer
+
+deserialize = TypeDeserializer().deserialize
+totals = boto3.resource("dynamodb").Table(os.environ["TOTALS_TABLE"])
+
+
+def handler(event, context):
+    for record in event["Records"]:
+        if record["eventName"] == "REMOVE":
+            continue
+        order = {k: deserialize(v) for k, v in record["dynamodb"]["NewImage"].items()}
+        totals.update_item(
+            Key={"customer": order["customer"]},
+            UpdateExpression="ADD order_count :one, revenue :t",
+            ExpressionAttributeValues={":one": 1, ":t": order["total"]},
+        )
+"""
