@@ -103,6 +103,11 @@ CASES = [
         " 'version': '1.0',\n 'timestamp': '2026-11-29T17:19:22.125Z',",
         " 'version': '1.0',\n 'timestamp': 'ISO-UTC-TIME',",
     ),
+    (
+        "writefile",  # lessons 07, 08: a %%writefile cell run a second time
+        "Overwriting functions/replicate_profiles.py\n",
+        "Writing functions/replicate_profiles.py\n",
+    ),
 ]
 
 
