@@ -1,37 +1,48 @@
-"""Lesson 07: a replica that applies every event, deletes included (a handler)."""
+"""Lesson 07: a replica that applies every event, deletes included (a Lambda function's module,
+its replica table named by REPLICA_TABLE)."""
 
 from __future__ import annotations
-
-from typing import Any
-
-from boto3.dynamodb.types import TypeDeserializer
-
-_des = TypeDeserializer()
 
 EXERCISE = "07-replica-with-deletes"
 FAILING_CASE = "a deletion at the source deletes the copy"
 
+REFERENCE = """\
+import os
 
-def _plain(image: dict[str, Any]) -> dict[str, Any]:
-    return {k: _des.deserialize(v) for k, v in image.items()}
+import boto3
+from boto3.dynamodb.types import TypeDeserializer
 
-
-def REFERENCE(replica: Any) -> Any:
-    def handler(event: dict[str, Any], context: Any) -> None:
-        for record in event["Records"]:
-            change = record["dynamodb"]
-            if record["eventName"] == "REMOVE":
-                replica.delete_item(Key=_plain(change["Keys"]))
-            else:
-                replica.put_item(Item=_plain(change["NewImage"]))
-
-    return handler
+deserialize = TypeDeserializer().deserialize
+replica = boto3.resource("dynamodb").Table(os.environ["REPLICA_TABLE"])
 
 
-def WRONG(replica: Any) -> Any:  # skips REMOVE: "there is no new image to write"
-    def handler(event: dict[str, Any], context: Any) -> None:
-        for record in event["Records"]:
-            if record["eventName"] in ("INSERT", "MODIFY"):
-                replica.put_item(Item=_plain(record["dynamodb"]["NewImage"]))
+def plain(image):
+    return {name: deserialize(value) for name, value in image.items()}
 
-    return handler
+
+def handler(event, context):
+    for record in event["Records"]:
+        change = record["dynamodb"]
+        if record["eventName"] == "REMOVE":
+            replica.delete_item(Key=plain(change["Keys"]))
+        else:
+            replica.put_item(Item=plain(change["NewImage"]))
+"""
+
+# Skips REMOVE: "there is no new image to write".
+WRONG = """\
+import os
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer
+
+deserialize = TypeDeserializer().deserialize
+replica = boto3.resource("dynamodb").Table(os.environ["REPLICA_TABLE"])
+
+
+def handler(event, context):
+    for record in event["Records"]:
+        if record["eventName"] in ("INSERT", "MODIFY"):
+            image = record["dynamodb"]["NewImage"]
+            replica.put_item(Item={name: deserialize(value) for name, value in image.items()})
+"""
