@@ -295,6 +295,42 @@ def test_a_call_past_the_timeout_is_a_function_error_that_never_blocks(lab, tabl
     assert not [t for t in threading.enumerate() if t.name == "labkit-function-slow"]
 
 
+def test_a_timed_out_call_blocked_in_c_keeps_nothing_waiting(lab, table_name, capsys):
+    """time.sleep is one C call: the lab cannot stop its thread before it returns. Until then
+    the trigger, another function, os.environ and the notebook's own output are free of it."""
+    import os
+    import threading
+
+    name = table_name("orders")
+    orders = lab.create_table(name)
+
+    def stuck(event: dict[str, Any], context: Any) -> None:
+        print("calling")
+        time.sleep(2.5)  # blocks in C, like a socket read with no timeout
+
+    def quick(event: dict[str, Any], context: Any) -> None:
+        print(os.environ["COLOUR"])
+
+    slow = lab.trigger(name, lab.function("stuck", stuck, timeout=1), maximum_retry_attempts=0)
+    fast = lab.trigger(name, lab.function("quick", quick, environment={"COLOUR": "blue"}))
+    orders.put_item(Item={"pk": "a"})
+    began = time.monotonic()
+    (timed_out,) = slow.run_until_idle()
+    assert timed_out.error == "Task timed out after 1.00 seconds"
+    assert timed_out.output == ("calling",)
+    (stuck_thread,) = [t for t in threading.enumerate() if t.name == "labkit-function-stuck"]
+    assert stuck_thread.is_alive()  # still inside time.sleep
+    assert "COLOUR" not in os.environ and os.environ.get("AWS_LAMBDA_FUNCTION_NAME") != "stuck"
+    print("the caller's own line")  # not taken for the timed-out invocation's output
+    (ran,) = fast.run_until_idle()  # another function's variables: no wait for the stuck call
+    assert ran.output == ("blue",)
+    assert time.monotonic() - began < 2.0
+    assert "the caller's own line" in capsys.readouterr().out
+    stuck_thread.join(3)
+    assert not stuck_thread.is_alive()  # ended at its next instruction once the sleep returned
+    assert timed_out.output == ("calling",)
+
+
 def test_every_attempt_gets_a_fresh_copy_of_the_event(lab, table_name):
     name = table_name("orders")
     orders = lab.create_table(name)

@@ -108,7 +108,34 @@ CASES = [
     # the same words anywhere else are a function's or a learner's output: compared
     ("writefile", "Writing functions/replica.py done", "Writing functions/replica.py done"),
     ("writefile", "Overwriting the notes.txt", "Overwriting the notes.txt"),
+    (
+        "report-durations",  # lesson 02: a cold start's REPORT line, as a repr (tabs as \t)
+        "\\tDuration: 0.03 ms\\tBilled Duration: 1 ms\\tMemory Size: 128 MB"
+        "\\tInit Duration: 0.94 ms'",
+        "\\tDuration: N ms\\tBilled Duration: N ms\\tMemory Size: 128 MB\\tInit Duration: N ms'",
+    ),
+    (
+        "report-durations",  # a timed-out call's REPORT line, printed (real tabs)
+        "\tDuration: 1000.00 ms\tBilled Duration: 1000 ms\tMemory Size: 128 MB\tStatus: timeout",
+        "\tDuration: N ms\tBilled Duration: N ms\tMemory Size: 128 MB\tStatus: timeout",
+    ),
+    (
+        "report-max-memory",
+        "\\tMemory Size: 128 MB\\tMax Memory Used: 1 MB\\tStatus: timeout'",
+        "\\tMemory Size: 128 MB\\tMax Memory Used: N MB\\tStatus: timeout'",
+    ),
+    (
+        "remaining-time",  # lesson 02: show_runtime's line in Invocation.output
+        " 'context.get_remaining_time_in_millis() = 2998')",
+        " 'context.get_remaining_time_in_millis() = MS')",
+    ),
 ]
+
+# The same words as item data, with no tab before them or no call: lesson data, compared.
+ITEM_TIMINGS = (
+    "{'pk': 'run-1', 'note': 'Duration: 5 ms', 'limits': 'Max Memory Used: 3 MB', "
+    "'remaining': 2998, 'get_remaining_time_in_millis': 2998}"
+)
 
 
 @pytest.mark.parametrize(("section", "sample", "expected"), CASES)
@@ -122,6 +149,23 @@ def test_the_pattern_replaces_what_it_names(section, sample, expected):
 def test_the_pattern_leaves_item_times_alone(section):
     ((regex, replace),) = SECTIONS[section]
     assert re.sub(regex, replace, ITEM_TIMES) == ITEM_TIMES
+    assert re.sub(regex, replace, ITEM_TIMINGS) == ITEM_TIMINGS
+
+
+def test_a_report_line_keeps_all_but_its_id_timings_and_memory_used():
+    """A REPORT line as labkit writes it: the request id, durations and memory used vary; the
+    configured Memory Size and the Status never do."""
+    line = (
+        "REPORT RequestId: 4f96656b-295d-41ed-89db-7c509bad4089\tDuration: 1000.00 ms\t"
+        "Billed Duration: 1000 ms\tMemory Size: 128 MB\tMax Memory Used: 1 MB\t"
+        "Init Duration: 0.72 ms\tStatus: timeout"
+    )
+    expected = (
+        "REPORT RequestId: UUID\tDuration: N ms\tBilled Duration: N ms\tMemory Size: 128 MB\t"
+        "Max Memory Used: N MB\tInit Duration: N ms\tStatus: timeout"
+    )
+    assert sanitize(line) == expected  # printed
+    assert sanitize(repr(line)) == repr(expected)  # in a tuple's repr, tabs are '\\t'
 
 
 def test_only_the_label_changes_in_a_record_beside_item_times():
@@ -145,3 +189,25 @@ def test_the_patterns_match_live_dynamodb_local_output(lab, table_name):
     for text in (repr(table), repr(stream)):
         assert label in text
         assert label not in sanitize(text), text
+
+
+def test_the_report_patterns_match_labkit_s_own_report_lines(lab, table_name):
+    """The REPORT line of a real invocation (cold, then warm) is what the patterns expect."""
+    name = table_name("orders")
+    table = lab.create_table(name)
+
+    def remaining(event, context):
+        print(f"context.get_remaining_time_in_millis() = {context.get_remaining_time_in_millis()}")
+
+    trigger = lab.trigger(name, lab.function("remaining", remaining), batch_size=1)
+    table.put_item(Item={"pk": "a"})
+    table.put_item(Item={"pk": "b"})
+    cold, warm = trigger.run_until_idle()
+    expected = (
+        "REPORT RequestId: UUID\tDuration: N ms\tBilled Duration: N ms\t"
+        "Memory Size: 128 MB\tMax Memory Used: N MB"
+    )
+    assert sanitize(cold.logs[-1]) == expected + "\tInit Duration: N ms"
+    assert sanitize(warm.logs[-1]) == expected
+    assert sanitize(repr(warm.logs[-1])) == repr(expected)
+    assert sanitize(repr(cold.output)) == "('context.get_remaining_time_in_millis() = MS',)"

@@ -5,6 +5,8 @@ capture is per thread: while any invocation runs, ``sys.stdout`` and ``sys.stder
 that send a thread's writes to that thread's invocation log. A thread the function starts during
 the call has no log of its own: its writes go to the one invocation running, if exactly one is
 (with several, where they belong cannot be known, and they go where output went before).
+An invocation that timed out is closed: what its thread still writes (a call stuck in C code
+returning late) is dropped, and the notebook's own output is never taken for its.
 The ``logging`` module reaches the log too: while capture is on, the root logger has a handler
 that writes records in the Lambda Python runtime's format (``[LEVEL]\\tTIME\\tREQUEST_ID\\tMSG``).
 """
@@ -35,6 +37,7 @@ class LogBuffer:
         self.request_id = request_id
         self._text = io.StringIO()
         self._lock = threading.Lock()
+        self.closed = False
         self._init_end = 0  # where the init phase's output ends (a cold start)
 
     def end_init(self) -> None:
@@ -44,7 +47,12 @@ class LogBuffer:
 
     def write(self, text: str) -> int:
         with self._lock:
-            return self._text.write(text)
+            return len(text) if self.closed else self._text.write(text)
+
+    def close(self) -> None:
+        """The invocation is over (it timed out): later writes are dropped, as on Lambda."""
+        with self._lock:
+            self.closed = True
 
     def lines(self) -> list[str]:
         with self._lock:
@@ -63,7 +71,7 @@ def _current() -> LogBuffer | None:
     buffer = getattr(_local, "buffer", None)
     if buffer is not None:
         return buffer  # type: ignore[no-any-return]
-    active = _active
+    active = [buffer for buffer in _active if not buffer.closed]
     return active[0] if len(active) == 1 else None
 
 

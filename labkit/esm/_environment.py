@@ -6,7 +6,10 @@ named from ``os.environ``), and later invocations in it are warm. Each environme
 thread, so one invocation at a time, as Lambda's; concurrent invocations (lanes of a
 ``parallelization_factor``, fan-out) get environments of their own. When the code changes (the
 lab's "deploy": a new file written to the code folder, or a new ``Function``), the next
-invocation gets a fresh environment. A call that runs past the timeout ends its environment.
+invocation gets a fresh environment. A call that runs past the timeout ends its environment:
+its thread gets an exception as soon as it runs Python code again (a call blocked in C, such as
+``time.sleep`` or a socket read, first returns), and meanwhile holds nothing: its variables leave
+``os.environ`` and its log takes no more lines at the timeout (``Job.end``).
 
 Environment variables live in the one process (``os.environ``): while an invocation runs, the
 function's variables are set there, and invocations of functions whose variables differ take
@@ -66,6 +69,17 @@ def reserved_variables(function: Function, region: str, log_stream: str) -> dict
     }
 
 
+class _Hold:
+    """One invocation's hold on the variables in ``os.environ``; released once."""
+
+    def __init__(self, owner: _Variables) -> None:
+        self._owner = owner
+        self.held = True
+
+    def release(self) -> None:
+        self._owner._release(self)
+
+
 class _Variables:
     """Sets a function's variables in ``os.environ`` while its invocations run."""
 
@@ -76,7 +90,10 @@ class _Variables:
         self._saved: dict[str, str | None] = {}
 
     @contextmanager
-    def set(self, variables: dict[str, str]) -> Iterator[None]:
+    def set(self, variables: dict[str, str]) -> Iterator[_Hold]:
+        """Hold ``variables`` in ``os.environ`` for the block. A timed-out invocation's hold is
+        released by the caller (``_Hold.release``), so a call stuck in C code keeps no other
+        function waiting; the block's own end then releases nothing."""
         key = frozenset(variables.items())
         with self._cond:
             while self._holders and self._key != key:
@@ -86,19 +103,26 @@ class _Variables:
                 self._saved = {name: os.environ.get(name) for name in variables}
                 os.environ.update(variables)
             self._holders += 1
+            hold = _Hold(self)
         try:
-            yield
+            yield hold
         finally:
-            with self._cond:
-                self._holders -= 1
-                if not self._holders:
-                    for name, value in self._saved.items():
-                        if value is None:
-                            os.environ.pop(name, None)
-                        else:
-                            os.environ[name] = value
-                    self._key, self._saved = None, {}
-                    self._cond.notify_all()
+            hold.release()
+
+    def _release(self, hold: _Hold) -> None:
+        with self._cond:
+            if not hold.held:
+                return
+            hold.held = False
+            self._holders -= 1
+            if not self._holders:
+                for name, value in self._saved.items():
+                    if value is None:
+                        os.environ.pop(name, None)
+                    else:
+                        os.environ[name] = value
+                self._key, self._saved = None, {}
+                self._cond.notify_all()
 
 
 VARIABLES = _Variables()
@@ -117,6 +141,15 @@ class Job:
     result: Any = None
     error: BaseException | None = None
     init_error: BaseException | None = None
+    duration_ms: float | None = None  # the handler's own time, measured in its thread
+    hold: _Hold | None = None  # its variables in os.environ, while it runs
+
+    def end(self) -> None:
+        """Give up on a call that timed out: its log takes no more lines, and its variables
+        leave ``os.environ`` now, whatever its thread is still doing."""
+        self.buffer.close()
+        if self.hold is not None:
+            self.hold.release()
 
 
 class _TimedOut(BaseException):
@@ -192,7 +225,7 @@ class ExecutionEnvironment:
 
     def _run(self, job: Job) -> None:
         try:
-            with VARIABLES.set(self.variables), captured_output(job.buffer):
+            with VARIABLES.set(self.variables) as job.hold, captured_output(job.buffer):
                 try:
                     if self.handler is None:
                         began = time.perf_counter()
@@ -202,8 +235,12 @@ class ExecutionEnvironment:
                             self.init_ms = (time.perf_counter() - began) * 1000
                             job.buffer.end_init()
                     job.initialised.set()
-                    job.result = self.handler(job.event, job.context)
-                    job.check(job.result)
+                    began = time.perf_counter()
+                    try:
+                        job.result = self.handler(job.event, job.context)
+                        job.check(job.result)
+                    finally:
+                        job.duration_ms = (time.perf_counter() - began) * 1000
                 except _TimedOut:
                     raise
                 except BaseException as exc:  # the function's failure is data, as in Lambda

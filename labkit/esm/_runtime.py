@@ -156,10 +156,13 @@ def invoke(pool: EnvironmentPool, event: dict[str, Any]) -> Response:
     began = time.perf_counter()
     finished = job.done.wait(function.timeout)
     took = (time.perf_counter() - began) * 1000
+    if finished and job.duration_ms is not None:
+        took = job.duration_ms  # measured around the handler itself, in its thread
     error: str | None = None
     status = ""
     if not finished:
         env.abandon()
+        job.end()
         error = f"Task timed out after {function.timeout:.2f} seconds"
         status, took = "\tStatus: timeout", function.timeout * 1000.0
     elif job.init_error is not None:
