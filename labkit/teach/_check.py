@@ -340,7 +340,7 @@ _DES = TypeDeserializer()
 
 
 def _run_case(
-    lab: Lab, exercise: Exercise, answer: Any, case: Case, code: Path | None
+    lab: Lab, exercise: Exercise, answer: Any, case: Case, code: Path | None = None
 ) -> CaseResult:
     run = uuid.uuid4().hex[:8]
     made: list[str] = []
@@ -474,6 +474,17 @@ def _is_make_handler(answer: Any, table_names: Iterable[str]) -> bool:
     return bool(names) and set(parameters) == names and parameters != ["event", "context"]
 
 
+def _takes_event_and_context(answer: Any) -> bool:
+    """Whether ``answer`` can be called as Lambda calls a handler: ``answer(event, context)``."""
+    try:
+        inspect.signature(answer).bind(None, None)
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read (a builtin): let the call decide
+        return True
+    return True
+
+
 def _function_for(
     exercise: Exercise, answer: Any, tables: dict[str, Any], code: Path | None
 ) -> Function:
@@ -501,6 +512,15 @@ def _function_for(
                     "`def handler(event, context): ...`.",
                 )
             return Function("check", built, environment=env)
+        if not _takes_event_and_context(answer):
+            names = ", ".join(tables)
+            raise QuizError(
+                f"{getattr(answer, '__name__', answer)!r} is neither a Lambda handler "
+                f"(event, context) nor make_handler({names}).",
+                "write the function's module (%%writefile functions/my_function.py, with "
+                'def handler(event, context):) and pass "my_function.handler"; or pass a '
+                f"handler(event, context), or the older make_handler({names}).",
+            )
         return Function("check", answer, environment=env)
     if exercise.kind == "transform":
         target = tables["target"]
