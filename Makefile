@@ -39,7 +39,7 @@ lint: setup ## Check formatting and lint with ruff (settings in pyproject.toml)
 
 test: setup test-labkit test-notebooks ## Run labkit's tests, then re-execute every notebook under nbval
 
-test-labkit: setup ## Run labkit's own tests (against a real DynamoDB Local)
+test-labkit: setup ## Run labkit's own tests (a real DynamoDB Local; cfn-lint on every generated template)
 	@$(BIN)/python -m pytest tests --ignore=tests/browser
 
 test-notebooks: setup ## Re-execute every notebook and compare its outputs (nbval)

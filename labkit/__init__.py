@@ -67,6 +67,8 @@ from .esm import (
     TriggerConfig,
     check_esm_config,
     cloudformation_template,
+    creation_checks,
+    function_config,
     iam_policy,
     lambda_event,
 )
@@ -133,7 +135,9 @@ __all__ = [
     "check",
     "check_esm_config",
     "cloudformation_template",
+    "creation_checks",
     "doctor",
+    "function_config",
     "iam_policy",
     "lambda_event",
     "monitor",

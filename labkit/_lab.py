@@ -531,9 +531,17 @@ class Lab:
             checkpoints=checkpoints,
             function_name=function_name,
             variables=self.function_variables(),
+            describe_table=self._description,
         )
         self.triggers.append(trigger)
         return trigger
+
+    def _description(self, table_name: str) -> dict[str, Any]:
+        """DescribeTable's ``Table`` for a lab table (a trigger's deployment template uses it)."""
+        table: dict[str, Any] = self.dynamodb.describe_table(TableName=self.name(table_name))[
+            "Table"
+        ]
+        return table
 
     def _exists(self, table_name: str) -> bool:
         try:

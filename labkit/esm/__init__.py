@@ -9,14 +9,26 @@ windows, the 6 MB payload); ``_function`` (a function as Lambda has one), ``_env
 (invoking it, its logs, judging its response; with ``_capture``); ``_mapping`` and ``_trigger``
 (what a mapping is and did; its policy and run loop); ``_poller`` (the background thread);
 ``_invocations`` and ``_failures`` (what happened, AWS's failure document); ``_repair`` (replay
-and redelivery); ``_deploy`` (esm_config, IAM policy, CloudFormation). Imports nothing from
+and redelivery); ``_deploy`` (the function's package and create_function arguments, esm_config
+checked by botocore, IAM policy, CloudFormation) and ``_creation`` (what Lambda checks at
+creation, against botocore and labkit). Imports nothing from
 ``teach`` and no pandas, ipywidgets or tqdm.
 """
 
 from __future__ import annotations
 
 from ._checkpoints import CheckpointStore, MemoryCheckpoints, TableCheckpoints
-from ._deploy import check_esm_config, cloudformation_template, iam_policy
+from ._creation import creation_checks
+from ._deploy import (
+    check_esm_config,
+    check_function_config,
+    cloudformation_template,
+    function_config,
+    function_files,
+    function_zip,
+    iam_policy,
+    lab_arns,
+)
 from ._events import EventName, StreamViewType, lambda_event, lambda_record
 from ._filters import FilterCriteria, compile_filter_criteria
 from ._function import Function
@@ -47,11 +59,17 @@ __all__ = [
     "Trigger",
     "TriggerConfig",
     "check_esm_config",
+    "check_function_config",
     "cloudformation_template",
     "compile_filter_criteria",
+    "creation_checks",
+    "function_config",
+    "function_files",
+    "function_zip",
     "iam_policy",
     "invoke",
     "judge",
+    "lab_arns",
     "lambda_event",
     "lambda_record",
     "shape",

@@ -45,6 +45,7 @@ class EventSourceMapping:
         clock: Callable[[], float] = time.time,
         function_name: str | None = None,
         variables: dict[str, str] | None = None,
+        describe_table: Callable[[str], dict[str, Any]] | None = None,
     ) -> None:
         self.table_name, self.stream_arn, self.config = table_name, stream_arn, config
         self.streams, self.region, self.clock = streams, region, clock
@@ -53,6 +54,8 @@ class EventSourceMapping:
         if not isinstance(handler, Function):
             self.function_name = str(function_name or getattr(handler, "__name__", "handler"))
         self.variables = dict(variables or {})  # the lab's credentials and endpoints
+        # DescribeTable's "Table" for a lab table name: what a deployment template is made from
+        self.describe_table = describe_table
         self.environments = EnvironmentPool(self.function, region, self.variables)
         self.destination = destination
         self.checkpoints: CheckpointStore = checkpoints or MemoryCheckpoints()
@@ -119,15 +122,24 @@ class EventSourceMapping:
         return _seams.table(self.history.rows(), LOG_COLUMNS)
 
     def esm_config(
-        self, function_name: str | None = None, *, destination_arn: str | None = None
+        self,
+        function_name: str | None = None,
+        *,
+        destination_arn: str | None = None,
+        stream_arn: str | None = None,
     ) -> dict[str, Any]:
         """Keyword arguments for boto3's ``lambda.create_event_source_mapping`` that set up
-        this trigger on AWS (pass the real stream ARN there if the table lives on AWS).
+        this trigger on AWS: the mapping's options under the API's names, for the function the
+        trigger runs (its name by default). ``destination_arn`` is the on-failure destination
+        on AWS; ``stream_arn`` the real table's ``LatestStreamArn`` (the lab's own stream ARN
+        otherwise, which only a lab on AWS can deploy). The function itself:
+        ``lk.function_config(trigger, role_arn=...)``; both, with the table, role and policy,
+        in one template: ``lk.cloudformation_template(trigger, ...)``.
 
         Introduced in notebooks/11-from-the-lab-to-aws.ipynb.
         """
         return self.config.esm_kwargs(
-            stream_arn=self.stream_arn,
+            stream_arn=stream_arn or self.stream_arn,
             function_name=function_name or self.function_name,
             destination_arn=destination_arn,
         )
