@@ -12,7 +12,7 @@ STAMP := $(VENV)/.labkit-installed
 # JupyterLab's port; empty means the first free one from 8888.
 JUPYTER_PORT ?=
 
-.PHONY: help setup lab lint test test-labkit test-notebooks test-browser screenshots soak mutants doctor bench notebooks clean
+.PHONY: help setup lab reset lint test test-labkit test-notebooks test-browser screenshots soak mutants doctor bench notebooks clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -30,8 +30,11 @@ $(STAMP): pyproject.toml
 setup: $(STAMP) ## Create .venv, install labkit, and make sure Java 17+ and DynamoDB Local are present
 	@$(BIN)/python -m labkit install
 
-lab: setup ## Open JupyterLab on the learner copies (127.0.0.1 only, token authentication)
+lab: setup ## Open JupyterLab on your workspace/ (new lessons copied in, your answers kept; 127.0.0.1)
 	@$(BIN)/python -m labkit lab $(if $(JUPYTER_PORT),--port $(JUPYTER_PORT),)
+
+reset: $(STAMP) ## Start one lesson again: make reset LESSON=05 (your copy goes to workspace/backups/)
+	@$(BIN)/python -m labkit reset "$(LESSON)"
 
 lint: setup ## Check formatting and lint with ruff (settings in pyproject.toml)
 	@$(BIN)/python -m ruff format --check .

@@ -1,4 +1,4 @@
-"""Command line: ``python -m labkit install | doctor | lab``."""
+"""Command line: ``python -m labkit install | doctor | notebooks | lab | reset``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import shutil
 import socket
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -103,8 +104,10 @@ def _free_loopback_port(first: int) -> int:
     )
 
 
-def jupyter_command(port: int, token: str, notebook_dir: Path, *, as_root: bool) -> list[str]:
-    """The JupyterLab command: loopback only, token authentication, --allow-root for root."""
+def jupyter_command(port: int, notebook_dir: Path, *, as_root: bool) -> list[str]:
+    """The JupyterLab command: loopback only, --allow-root for root. The token is not in it:
+    every local user can read a process's command line (``ps``, ``/proc/<pid>/cmdline``), so it
+    goes in the environment (:func:`jupyter_environment`), which only its owner can read."""
     jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent)) or "jupyter"
     cmd = [
         jupyter,
@@ -113,23 +116,47 @@ def jupyter_command(port: int, token: str, notebook_dir: Path, *, as_root: bool)
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}",
     ]
     if as_root:
         cmd.append("--allow-root")  # JupyterLab refuses to run as root without it
     return cmd
 
 
+def jupyter_environment(token: str, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The server's environment, with its token where jupyter_server reads it: ``JUPYTER_TOKEN``
+    (IdentityProvider.token's default). ``/proc/<pid>/environ`` is readable by its owner only."""
+    return {**(os.environ if base is None else base), "JUPYTER_TOKEN": token}
+
+
 def _lab(args: argparse.Namespace) -> int:
+    from .teach._workspace import sync
+
+    workspace = _workspace(args)
+    print(sync(workspace), flush=True)
     port = args.port or _free_loopback_port(8888)
     token = secrets.token_hex(24)
-    cmd = jupyter_command(
-        port, token, Path(args.notebook_dir), as_root=hasattr(os, "geteuid") and os.geteuid() == 0
-    )
+    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    cmd = jupyter_command(port, workspace, as_root=as_root)
     print(f"labkit: JupyterLab on http://127.0.0.1:{port}/lab?token={token}", flush=True)
     print("labkit: open that address in your browser; press Ctrl-C here to stop.", flush=True)
-    os.execv(cmd[0], cmd) if os.path.isabs(cmd[0]) else os.execvp(cmd[0], cmd)
+    env = jupyter_environment(token)
+    if os.path.isabs(cmd[0]):
+        os.execve(cmd[0], cmd, env)
+    os.execvpe(cmd[0], cmd, env)
     return 0  # not reached
+
+
+def _workspace(args: argparse.Namespace) -> Path:
+    from ._paths import workspace_dir
+
+    return (Path(args.workspace) if args.workspace else workspace_dir()).resolve()
+
+
+def _reset(args: argparse.Namespace) -> int:
+    from .teach._workspace import reset
+
+    print(reset(args.lesson, _workspace(args)))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,15 +167,22 @@ def main(argv: list[str] | None = None) -> int:
     doc.add_argument("--no-endpoint", action="store_true", help="do not start the backend")
     nbs = sub.add_parser("notebooks", help="regenerate navigation, contents and learner copies")
     nbs.add_argument("--check", action="store_true", help="change nothing; exit 1 if stale")
-    lab = sub.add_parser("lab", help="open JupyterLab on 127.0.0.1 with a fresh token")
+    where = "the learner's workspace (default: $LABKIT_WORKSPACE, else workspace/)"
+    lab = sub.add_parser(
+        "lab", help="bring the lessons into your workspace, open JupyterLab there (127.0.0.1)"
+    )
     lab.add_argument("--port", type=int, default=0, help="port (default: first free from 8888)")
-    lab.add_argument("--notebook-dir", default="notebooks/learner")
+    lab.add_argument("--workspace", default=None, help=where)
+    rst = sub.add_parser("reset", help="start one lesson again; your copy goes to backups/")
+    rst.add_argument("lesson", help="the lesson's number, e.g. 05")
+    rst.add_argument("--workspace", default=None, help=where)
     args = parser.parse_args(argv)
     commands = {
         "notebooks": lambda: _notebooks(args),
         "install": lambda: _install(),
         "doctor": lambda: _doctor(args),
         "lab": lambda: _lab(args),
+        "reset": lambda: _reset(args),
     }
     try:
         return commands[args.command]()

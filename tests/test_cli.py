@@ -10,25 +10,30 @@ from pathlib import Path
 
 import pytest
 
-from labkit.__main__ import _free_loopback_port, jupyter_command
+from labkit.__main__ import _free_loopback_port, jupyter_command, jupyter_environment
 from labkit.backend._server import _answers
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_jupyter_listens_on_loopback_with_the_token_given():
-    cmd = jupyter_command(8888, "abc123", Path("notebooks"), as_root=False)
+def test_jupyter_listens_on_loopback_with_the_token_in_its_environment():
+    cmd = jupyter_command(8888, Path("workspace"), as_root=False)
     assert "--ServerApp.ip=127.0.0.1" in cmd
-    assert "--IdentityProvider.token=abc123" in cmd
     assert "--ServerApp.port=8888" in cmd
     assert "--ServerApp.port_retries=0" in cmd  # the printed address must be the real one
+    assert "--notebook-dir=workspace" in cmd
     assert "--allow-root" not in cmd
+    # the command line is readable by every local user; the token goes where jupyter_server
+    # reads it by default (tests/test_workspace.py starts the server and reads /proc)
+    assert not any("token" in arg.lower() for arg in cmd)
+    env = jupyter_environment("abc123", {"PATH": "/bin"})
+    assert env == {"PATH": "/bin", "JUPYTER_TOKEN": "abc123"}
 
 
 def test_root_gets_allow_root_and_nobody_else_does():
-    as_root = jupyter_command(8888, "t", Path("notebooks"), as_root=True)
+    as_root = jupyter_command(8888, Path("workspace"), as_root=True)
     assert as_root[-1] == "--allow-root"
-    assert as_root[:-1] == jupyter_command(8888, "t", Path("notebooks"), as_root=False)
+    assert as_root[:-1] == jupyter_command(8888, Path("workspace"), as_root=False)
 
 
 def test_free_loopback_port_skips_a_taken_one():

@@ -6,7 +6,8 @@
 * ``notebooks/README.md`` lists the lessons with their titles and first sentence;
 * ``notebooks/learner/`` holds the learner copies: every cell tagged ``solution`` is replaced by
   its stub (``metadata.labkit.stub``, or a comment asking for an answer), outputs are cleared.
-  ``make lab`` opens these.
+  ``make lab`` copies them into the learner's own workspace (``_workspace.py``) and opens that:
+  these tracked files are never run or saved by a learner.
 
 ``python -m labkit notebooks --check`` changes nothing and exits 1 if anything is out of date.
 """

@@ -2,9 +2,10 @@
 
 Everything runs as a learner's `make lab` does, with nothing written outside temporary folders:
 
-* JupyterLab on a free 127.0.0.1 port with a fresh token (``python -m labkit lab``'s command),
-  serving a temporary copy of the learner notebooks (JupyterLab saves what it runs; the copies in
-  the repository must stay as generated);
+* JupyterLab on a free 127.0.0.1 port with a fresh token in its environment (``python -m labkit
+  lab``'s command and environment), serving a temporary learner's workspace made as ``make lab``
+  makes one (``labkit.teach._workspace.sync``); JupyterLab saves what it runs there, and the
+  suite checks at the end that git sees no change in the project;
 * HOME, Jupyter's config, data and runtime folders, IPython's folder and Chromium's profile all in
   temporary folders; in that private config, JupyterLab's announcements plugin is disabled (its
   toast would cover the page) and notebooks are not windowed (every cell is rendered, so that each

@@ -6,7 +6,6 @@ See _browser.py for what is private and why.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import urllib.error
@@ -18,6 +17,7 @@ import pytest
 from _browser import (
     CHROMIUM_ARGS,
     NOTEBOOKS,
+    ROOT,
     Jupyter,
     _configure_lab,
     _private_dirs,
@@ -26,7 +26,8 @@ from _browser import (
     chromium,
 )
 
-from labkit.__main__ import _free_loopback_port, jupyter_command
+from labkit.__main__ import _free_loopback_port, jupyter_command, jupyter_environment
+from labkit.teach._workspace import sync
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext
@@ -44,6 +45,29 @@ def _teardown_on_sigterm() -> Iterator[None]:
     signal.signal(signal.SIGTERM, previous)
 
 
+def _git_status() -> str | None:
+    try:
+        return subprocess.run(
+            ["git", "status", "--porcelain=v1", "--untracked-files=all"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None  # not a git checkout
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _project_files_untouched() -> Iterator[None]:
+    """Running every lesson in JupyterLab writes only into its workspace: git sees no change in
+    the project (`make screenshots` excepted: it refreshes docs/screenshots/ on purpose)."""
+    before = _git_status()
+    yield
+    if before is not None and os.environ.get("LABKIT_README_SCREENSHOTS") != "1":
+        assert _git_status() == before, "the browser session changed files of the project"
+
+
 @pytest.fixture(scope="session")
 def private(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return _private_dirs(tmp_path_factory.mktemp("browser"))
@@ -52,10 +76,11 @@ def private(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def jupyter(private: dict[str, Path]) -> Iterator[Jupyter]:
     served = private["notebooks"]
-    for notebook in sorted(NOTEBOOKS.glob("*.ipynb")):
-        shutil.copy2(notebook, served / notebook.name)
+    sync(served, source=NOTEBOOKS)  # a learner's workspace, made as `make lab` makes it
     _configure_lab(private["config"])
-    env = {
+    port = _free_loopback_port(18888)
+    token = os.urandom(24).hex()
+    base = {
         **os.environ,
         "HOME": str(private["home"]),
         "JUPYTER_CONFIG_DIR": str(private["config"]),
@@ -66,9 +91,8 @@ def jupyter(private: dict[str, Path]) -> Iterator[Jupyter]:
         "XDG_CONFIG_HOME": str(private["home"] / ".config"),
         "PYTHONUNBUFFERED": "1",
     }
-    port = _free_loopback_port(18888)
-    token = os.urandom(24).hex()
-    command = jupyter_command(port, token, served, as_root=os.geteuid() == 0)
+    env = jupyter_environment(token, base)  # as `make lab`: the token is not on the command line
+    command = jupyter_command(port, served, as_root=os.geteuid() == 0)
     command += ["--ServerApp.open_browser=False", "--LabApp.news_url=None"]
     log = private["runtime"] / "jupyterlab.log"
     with log.open("wb") as out:

@@ -1,6 +1,7 @@
 """Every learner notebook, run as a learner runs it: JupyterLab in Chromium, Run → Run All Cells.
 
-For each notebook in ``notebooks/learner/`` (what ``make lab`` opens) the test opens it, runs all
+For each notebook in ``notebooks/learner/`` (what ``make lab`` copies into the learner's workspace;
+the suite serves such a workspace, made in a temporary folder) the test opens it, runs all
 cells through the menu, and checks what a learner would see. What to expect is taken from the
 lesson itself (``notebooks/NN-*.ipynb``, whose outputs are kept in git and checked by nbval) and
 its quiz file, never from what the page happens to show:
