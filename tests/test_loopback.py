@@ -22,7 +22,7 @@ from _streamcheck import as_event, at_least, read_until
 
 import labkit
 from labkit import _lab
-from labkit.__main__ import jupyter_command
+from labkit.__main__ import jupyter_command, jupyter_environment
 from labkit.backend import _server
 from labkit.backend._install import find_dynamodb_local
 from labkit.backend._java import find_java
@@ -198,11 +198,9 @@ def test_an_unsupported_dynamodb_local_falls_back_to_every_interface_and_says_so
 def test_jupyterlab_from_labkit_listens_on_loopback_only(tmp_path):
     """tests/test_cli.py checks the command's arguments; this runs it and asks the kernel."""
     port = free_port()
-    cmd = jupyter_command(
-        port, "t" * 48, tmp_path, as_root=hasattr(os, "geteuid") and os.geteuid() == 0
-    )
+    cmd = jupyter_command(port, tmp_path, as_root=hasattr(os, "geteuid") and os.geteuid() == 0)
     env = {
-        **os.environ,
+        **jupyter_environment("t" * 48),
         "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),  # none of the learner's settings
         "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
     }
