@@ -93,13 +93,13 @@ def test_a_poison_record_is_tried_retries_plus_one_times_then_sent_to_the_destin
     last_try = invocations[-2]
 
     document = discard.document
-    assert set(document) == {
+    assert list(document) == [  # in the order of the guide's example and of AWS's recordings
         "requestContext",
         "responseContext",
         "version",
         "timestamp",
         "DDBStreamBatchInfo",
-    }
+    ]
     assert document["requestContext"]["requestId"] == last_try.request_id
     assert re.fullmatch(
         r"arn:aws:lambda:[a-z0-9-]+:\d{12}:function:poison_pill",
@@ -309,15 +309,27 @@ def test_a_partial_batch_failure_resumes_from_the_lowest_failed_sequence_number(
 
 @pytest.mark.parametrize(
     "response",
-    [None, {}, {"batchItemFailures": []}, {"batchItemFailures": None}],
-    ids=["null-response", "empty-response", "empty-list", "null-list"],
+    [None, {}, [], (), "", {"batchItemFailures": []}, {"batchItemFailures": None}],
+    ids=[
+        "null-response",
+        "empty-response",
+        "empty-json-array",
+        "empty-tuple",
+        "empty-string",
+        "empty-list",
+        "null-list",
+    ],
 )
 def test_an_empty_or_null_partial_response_is_a_complete_success(
     lab, table_name, make_trigger, response
 ):
     """Lambda DG, "Configuring partial batch response with DynamoDB and Lambda": "Lambda treats
     a batch as a complete success if you return ... An empty batchItemFailure list, A null
-    batchItemFailure list, An empty EventResponse, A null EventResponse"."""
+    batchItemFailure list, An empty EventResponse, A null EventResponse". Recorded on AWS
+    (LocalStack's AWS-validated test_dynamodb_report_batch_item_success_scenarios, 2025-11-25,
+    MaximumRetryAttempts 2): ``[]``, ``None``, ``{}``, ``{"batchItemFailures": []}`` and
+    ``{"batchItemFailures": None}`` each give one invocation and no retry. An empty string (and
+    a tuple, sent as ``[]``) is an empty response too: one invocation, checkpointed."""
     name = table_name("orders")
     table = lab.create_table(name)
     put_items(table, "a", "b", "c")
@@ -367,6 +379,100 @@ def test_a_malformed_item_identifier_fails_the_whole_batch(
     assert calls == [["a", "b", "c"], ["a", "b", "c"]]  # the whole batch again
     assert [i.outcome for i in invocations] == [labkit.Outcome.ERROR, labkit.Outcome.SUCCESS]
     assert trigger.discards == []
+
+
+@pytest.mark.parametrize(
+    "response",
+    ["abc", 5, True, ["x"], {"batchItemFailures": "abc"}],
+    ids=["string", "number", "boolean", "list", "failures-not-a-list"],
+)
+def test_a_response_that_is_no_event_response_fails_the_whole_batch(
+    lab, table_name, make_trigger, response
+):
+    """A non-empty response that is not ``{"batchItemFailures": [...]}`` cannot be read as a
+    partial batch response. The stream pages of the Lambda guide list no such case; the SQS page
+    ("Handling errors for an SQS event source", success and failure conditions) lists "An
+    invalid JSON response" among the complete failures, and labkit reads every other shape the
+    same way: the whole batch fails and is retried (no recording of AWS covers these shapes)."""
+    name = table_name("orders")
+    table = lab.create_table(name)
+    put_items(table, "a", "b")
+    in_stream = stream_records(lab, name, 2)
+    calls: list[list[str]] = []
+
+    def answers_oddly(event: dict[str, Any], context: Any) -> Any:
+        calls.append(pks(event["Records"]))
+        return response if len(calls) == 1 else None
+
+    trigger = make_trigger(
+        name, answers_oddly, function_response_types=RBIF, maximum_retry_attempts=1
+    )
+    invocations = trigger.run_until_idle()
+    assert calls == [["a", "b"], ["a", "b"]]
+    assert [i.outcome for i in invocations] == [labkit.Outcome.ERROR, labkit.Outcome.SUCCESS]
+    assert "the whole batch counts as failed" in (invocations[0].error or "")
+    assert invocations[0].function_error is None  # the function itself returned normally
+    (shard,) = trigger.reader.shards.values()
+    assert shard.checkpoint == seq(in_stream[-1])
+
+
+# -- responseContext.functionError -----------------------------------------------------------
+def _discard_after_one_try(
+    lab: labkit.Lab, table_name: Callable[[str], str], make_trigger: Callable[..., Any], handler
+) -> dict[str, Any]:
+    name, failures = table_name("orders"), table_name("failures")
+    table = lab.create_table(name)
+    lab.create_table(failures, stream=None)
+    put_items(table, "a", "b")
+    stream_records(lab, name, 2)
+    trigger = make_trigger(
+        name,
+        handler,
+        function_response_types=RBIF,
+        maximum_retry_attempts=0,
+        destination_config={"OnFailure": {"Destination": failures}},
+    )
+    trigger.run_until_idle()
+    (discard,) = trigger.discards
+    (stored,) = destination_items(lab, failures)
+    assert without_key(stored) == discard.document  # null is stored as null
+    return discard.document
+
+
+def _raises(event: dict[str, Any], context: Any) -> Any:
+    raise ValueError("cannot process")
+
+
+def _bad_identifier(event: dict[str, Any], context: Any) -> Any:
+    return {"batchItemFailures": [{"itemIdentifier": ""}]}
+
+
+def _reports_the_last(event: dict[str, Any], context: Any) -> Any:
+    return {"batchItemFailures": [{"itemIdentifier": seq(event["Records"][-1])}]}
+
+
+@pytest.mark.parametrize(
+    ("handler", "function_error"),
+    [(_raises, "Unhandled"), (_bad_identifier, None), (_reports_the_last, None)],
+    ids=["exception", "invalid-item-identifier", "partial-failure"],
+)
+def test_function_error_is_unhandled_only_when_the_function_raised(
+    lab, table_name, make_trigger, handler, function_error
+):
+    """AWS's failure documents (LocalStack's AWS-validated snapshots of
+    test_dynamodb_report_batch_item_failure_scenarios and test_dynamodb_report_batch_item_failures,
+    DynamoDB source, SQS destination, 2025-11-25): ``responseContext`` is
+    ``{"statusCode": 200, "executedVersion": "$LATEST", "functionError": ...}`` with
+    ``"Unhandled"`` for ``unhandled_exception_in_function`` and ``null`` for an empty-string,
+    null or missing ``itemIdentifier`` and for a real partial failure: the key is always there,
+    and "Unhandled" says the function raised (the guide's example document, an exception)."""
+    document = _discard_after_one_try(lab, table_name, make_trigger, handler)
+    assert document["responseContext"] == {
+        "statusCode": 200,
+        "executedVersion": "$LATEST",
+        "functionError": function_error,
+    }
+    assert document["requestContext"]["approximateInvokeCount"] == 1
 
 
 def test_batch_item_failures_are_ignored_unless_report_batch_item_failures_is_on(
@@ -424,6 +530,10 @@ def test_records_older_than_the_maximum_age_are_discarded_without_an_invocation(
     assert discard.sequence_numbers == tuple(seqs(in_stream))
     assert "responseContext" not in discard.document
     assert discard.document["requestContext"]["condition"] == "RecordAgeExceeded"
+    # AWS counts the attempt it did not make: 1 for records never sent to the function
+    # (LocalStack's AWS-validated snapshot test_kinesis_maximum_record_age_exceeded
+    # [expire-before-ingestion], 2025-11-25: Lambda's stream poller, Kinesis source).
+    assert discard.document["requestContext"]["approximateInvokeCount"] == 1
     info = discard.document["DDBStreamBatchInfo"]
     assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (
         seq(in_stream[0]),
@@ -458,6 +568,13 @@ def test_record_age_ends_the_retries_of_a_blocked_shard(lab, table_name, make_tr
         ("RecordAgeExceeded", (seq(poison),)),
         ("RecordAgeExceeded", (seq(b),)),
     ]
+    # AWS's document for records that aged out while retrying has no responseContext
+    # (test_kinesis_maximum_record_age_exceeded[expire-while-retrying], recorded 2025-11-25);
+    # its approximateInvokeCount counts the attempt not made: one failed call, so 2 (labkit's
+    # reading: AWS recorded 8 without recording how many calls ran), and 1 for b, never sent.
+    documents = [x.document for x in trigger.discards]
+    assert all("responseContext" not in d for d in documents)
+    assert [d["requestContext"]["approximateInvokeCount"] for d in documents] == [2, 1]
     trigger.clock = time.time
     table.put_item(Item={"pk": "c"})
     stream_records(lab, name, 3)

@@ -75,7 +75,7 @@ def test_each_record_has_the_lambda_shape(lab, table_name):
         assert isinstance(record["eventID"], str) and record["eventID"]
         ddb = record["dynamodb"]
         created = ddb["ApproximateCreationDateTime"]
-        assert isinstance(created, int | float) and not isinstance(created, bool)
+        assert type(created) is float and created == int(created)  # whole seconds, as a float
         # epoch *seconds* (milliseconds would be ~1000 times larger); a day's slack for clocks
         assert abs(created - before) < 86_400
         assert isinstance(ddb["SequenceNumber"], str) and ddb["SequenceNumber"].isdigit()
@@ -231,8 +231,8 @@ def test_lambda_event_converts_datetime_to_epoch_seconds_and_bytes_to_base64():
     record = event["Records"][0]
     assert record["eventSourceARN"] == ARN
     created = record["dynamodb"]["ApproximateCreationDateTime"]
-    assert type(created) is int
-    assert created == calendar.timegm(WHEN.utctimetuple())
+    assert type(created) is float  # a JSON number with a fraction, as Lambda sends it
+    assert created == calendar.timegm(WHEN.utctimetuple())  # rounded down to the second
     ddb = record["dynamodb"]
     assert ddb["Keys"] == {"pk": {"S": "a"}, "sk": {"B": b64(b"\x00\x01")}}
     assert ddb["OldImage"]["sk"] == {"B": b64(b"\x00\x01")}
@@ -265,11 +265,72 @@ def test_a_handler_changing_its_event_does_not_change_the_records_read():
     assert record["dynamodb"]["NewImage"]["tags"] == {"SS": ["a", "b"]}
 
 
-@pytest.mark.parametrize("when", [1_704_164_645, 1_704_164_645.5])
-def test_lambda_event_keeps_a_numeric_creation_time(when):
+@pytest.mark.parametrize("when", [1_704_164_645, 1_704_164_645.0, 1_704_164_645.5])
+def test_lambda_event_keeps_a_numeric_creation_time_as_a_float(when):
     event = labkit.lambda_event([get_records_record(when=when)], ARN)
-    assert event["Records"][0]["dynamodb"]["ApproximateCreationDateTime"] == when
+    created = event["Records"][0]["dynamodb"]["ApproximateCreationDateTime"]
+    assert type(created) is float and created == when
 
 
 def test_lambda_event_of_no_records_is_an_empty_list():
     assert labkit.lambda_event([], ARN) == {"Records": []}
+
+
+# -- ApproximateCreationDateTime is a float, as on AWS -----------------------------------------
+def test_the_creation_time_arrives_as_a_float_like_on_aws(lab, table_name):
+    """On AWS the Lambda event's ApproximateCreationDateTime is a JSON number with a fraction
+    (``1733418659.0``), a Python ``float`` after ``json.loads``. Sources: LocalStack's
+    AWS-validated ``test_dynamodb_event_filter`` (tests/aws/services/lambda_/event_source_mapping/
+    test_lambda_integration_dynamodbstreams.py) asserts ``isinstance(creation_time, float)`` on
+    the events AWS delivered, and its EventBridge templates quote a real record's
+    ``"ApproximateCreationDateTime": 1733418659.0``; Powertools' parser model
+    (aws_lambda_powertools/utilities/parser/models/dynamodb.py) says "AWS sends this as Unix
+    epoch float" (example ``1693997155.0``); the Lambda guide's DynamoDB filtering page shows
+    ``"1678831218.0"``. What the handler got, and the JSON it was sent as, agree."""
+    name = table_name("orders")
+    table = lab.create_table(name)
+    seen: list[Any] = []
+
+    def handler(event: dict[str, Any], context: Any) -> None:
+        seen.append(event["Records"][0]["dynamodb"]["ApproximateCreationDateTime"])
+
+    trigger = lab.trigger(name, handler)
+    table.put_item(Item={"pk": "a"})
+    (invocation,) = run_trigger_until(trigger, at_least(1))
+    (created,) = seen
+    assert type(created) is float and created.is_integer()
+    text = json.dumps(invocation.event)
+    assert f'"ApproximateCreationDateTime": {created!r}' in text  # 1795972680.0, with a fraction
+    assert type(json.loads(text)["Records"][0]["dynamodb"]["ApproximateCreationDateTime"]) is float
+
+
+def test_copying_the_creation_time_into_an_item_fails_as_on_aws(lab, table_name):
+    """The trap lesson 05 teaches, met where AWS sets it: a handler that stores the record's
+    ApproximateCreationDateTime as it came gets boto3's ``TypeError: Float types are not
+    supported. Use Decimal types instead.`` (boto3/dynamodb/types.py, ``TypeSerializer._is_number``
+    raises it for any ``float``), because the value is a float on AWS (see the test above). The
+    same handler converting with ``Decimal(str(...))`` (or ``int(...)``) stores it."""
+    name, copies = table_name("orders"), table_name("copies")
+    table = lab.create_table(name)
+    target = lab.create_table(copies, stream=None)
+    convert = False
+
+    def copy_created(event: dict[str, Any], context: Any) -> None:
+        for record in event["Records"]:
+            created = record["dynamodb"]["ApproximateCreationDateTime"]
+            value = Decimal(str(created)) if convert else created
+            target.put_item(Item={"pk": record["dynamodb"]["Keys"]["pk"]["S"], "created": value})
+
+    trigger = lab.trigger(name, copy_created, maximum_retry_attempts=0)
+    table.put_item(Item={"pk": "a"})
+    (failed,) = run_trigger_until(trigger, at_least(1))
+    assert not failed.ok
+    assert failed.error == ("TypeError: Float types are not supported. Use Decimal types instead.")
+    assert lab.items(copies) == []
+
+    convert = True
+    table.put_item(Item={"pk": "b"})
+    (stored,) = run_trigger_until(trigger, at_least(1))
+    assert stored.ok
+    (item,) = lab.items(copies)
+    assert item["pk"] == "b" and item["created"] == Decimal(int(item["created"]))

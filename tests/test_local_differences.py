@@ -383,7 +383,8 @@ def empty_map_records(lab: labkit.Lab, module_tables: Callable[[str], str]) -> d
         "parsed": parsed,
         "arn": arn,
         # The Lambda shape made from the wire JSON, which is that shape already: add
-        # eventSourceARN, and the creation time in whole epoch seconds.
+        # eventSourceARN, and the creation time in whole epoch seconds (a float, as Lambda
+        # sends it).
         "lambda": [lambda_shaped(r, arn) for r in raw],
         "item": item,
     }
@@ -392,7 +393,7 @@ def empty_map_records(lab: labkit.Lab, module_tables: Callable[[str], str]) -> d
 def lambda_shaped(wire_record: dict[str, Any], arn: str) -> dict[str, Any]:
     out = copy.deepcopy(wire_record)
     ddb = out["dynamodb"]
-    ddb["ApproximateCreationDateTime"] = int(ddb["ApproximateCreationDateTime"])
+    ddb["ApproximateCreationDateTime"] = float(int(ddb["ApproximateCreationDateTime"]))
     out["eventSourceARN"] = arn
     return out
 
@@ -507,7 +508,7 @@ def test_normalize_leaves_the_minute_rounded_creation_time_alone(plain_records):
     for record in plain_records["lambda"]:
         fixed, notes = normalize_record(record)
         assert fixed == record and notes == ()
-        assert isinstance(fixed["dynamodb"]["ApproximateCreationDateTime"], int)
+        assert type(fixed["dynamodb"]["ApproximateCreationDateTime"]) is float  # as on AWS
 
 
 def test_event_version_and_source_match_the_lambda_guide_example(plain_records):

@@ -87,6 +87,16 @@ CASES = [
         '"LatestStreamLabel": "STREAM-LABEL"',
     ),
     (
+        "approximate-creation-time",  # lessons 00-02: a stream record's repr (a float now)
+        " 'dynamodb': {'ApproximateCreationDateTime': 1795972680.0,\n",
+        " 'dynamodb': {'ApproximateCreationDateTime': EPOCH,\n",
+    ),
+    (
+        "approximate-creation-time",  # the same, as stored before labkit sent a float
+        " 'dynamodb': {'ApproximateCreationDateTime': 1795972680,\n",
+        " 'dynamodb': {'ApproximateCreationDateTime': EPOCH,\n",
+    ),
+    (
         "failure-document-arrival-times",  # lesson 08: the failure document's repr
         "  'approximateArrivalOfFirstRecord': '2026-11-29T17:19:00Z',\n"
         "  'approximateArrivalOfLastRecord': '2026-11-29T17:19:00Z',",

@@ -4,6 +4,14 @@
 function (``{"Records": [...]}`` with ``eventSourceARN`` added to each record,
 ``ApproximateCreationDateTime`` as epoch seconds and binary values base64-encoded, as in the raw
 JSON), so a handler written here runs unchanged on AWS Lambda.
+
+``ApproximateCreationDateTime`` is a JSON number with a fraction on AWS (``1733418659.0``), so a
+Python handler gets a ``float``: recorded on AWS by LocalStack's AWS-validated
+``test_dynamodb_event_filter`` (it asserts ``isinstance(creation_time, float)``), and written so
+by Powertools' parser model ("AWS sends this as Unix epoch float", example ``1693997155.0``) and
+by the Lambda guide's DynamoDB filtering example (``"1678831218.0"``). labkit delivers the same
+float, whole seconds: a handler that copies it into an item with boto3 meets boto3's
+``TypeError: Float types are not supported. Use Decimal types instead.`` here, as on AWS.
 """
 
 from __future__ import annotations
@@ -69,7 +77,9 @@ def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
     ddb = dict(record["dynamodb"])
     created = ddb.get("ApproximateCreationDateTime")
     if isinstance(created, dt.datetime):
-        ddb["ApproximateCreationDateTime"] = int(created.timestamp())
+        ddb["ApproximateCreationDateTime"] = float(int(created.timestamp()))  # whole seconds
+    elif isinstance(created, int | float) and not isinstance(created, bool):
+        ddb["ApproximateCreationDateTime"] = float(created)  # a number: a float, as on AWS
     for image in ("Keys", "NewImage", "OldImage"):
         if image in ddb:
             ddb[image] = _raw_image(ddb[image])

@@ -1,8 +1,18 @@
 """The failure document: what Lambda sends to an on-failure destination for a DynamoDB stream.
 
 Its shape is the one the AWS Lambda guide shows in "Retaining discarded records for a DynamoDB
-event source in Lambda": ``requestContext``, ``responseContext`` (absent when the records were
-discarded before any invocation), ``version``, ``timestamp`` and ``DDBStreamBatchInfo``.
+event source in Lambda": ``requestContext``, ``responseContext``, ``version``, ``timestamp`` and
+``DDBStreamBatchInfo``, in that order. What AWS recorded beyond the guide's one example
+(LocalStack's AWS-validated snapshots of ``test_lambda_integration_dynamodbstreams`` and
+``test_lambda_integration_kinesis``, 2025-11-25; the guide's DynamoDB and Kinesis pages describe
+the same error handling and the same document, ``KinesisBatchInfo`` for ``DDBStreamBatchInfo``):
+
+* ``responseContext.functionError`` is always there: ``"Unhandled"`` when the last invocation
+  raised (or timed out), ``null`` when the function returned normally and the mapping judged the
+  batch failed (an invalid ``itemIdentifier``, a real partial failure).
+* Records discarded for age (``RecordAgeExceeded``) get no ``responseContext``, even when they
+  were invoked before, and their ``approximateInvokeCount`` counts the attempt not made: 1 for
+  records never sent to the function.
 """
 
 from __future__ import annotations
@@ -12,9 +22,15 @@ import json
 import uuid
 from typing import Any
 
-from ._invocations import Discard, Invocation, Outcome
+from ._invocations import Discard, Invocation
 
-__all__ = ["discard", "failure_document", "iso_utc", "store_failure_document"]
+__all__ = [
+    "approximate_invoke_count",
+    "discard",
+    "failure_document",
+    "iso_utc",
+    "store_failure_document",
+]
 
 
 def iso_utc(epoch: float) -> str:
@@ -22,42 +38,61 @@ def iso_utc(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def approximate_invoke_count(condition: str, failed_invocations: int) -> int:
+    """``requestContext.approximateInvokeCount``: the number of the attempt at which Lambda gave
+    up on the records.
+
+    After the last retry (``RetryAttemptsExhausted``) that is the invocations made (the guide's
+    example: 1 with no retry; recorded: 4 with ``MaximumRetryAttempts`` 3). For records too old to
+    send (``RecordAgeExceeded``) it counts the attempt that was not made: 1 when the records were
+    never sent (recorded, ``test_kinesis_maximum_record_age_exceeded[expire-before-ingestion]``),
+    so one more than the failed invocations when they were (labkit's reading of the same counter;
+    AWS's ``expire-while-retrying`` recording says 8 without recording how many calls ran).
+    """
+    if condition == "RecordAgeExceeded":
+        return failed_invocations + 1
+    return failed_invocations
+
+
 def failure_document(
     *,
     condition: str,
     function_arn: str,
     invocation: Invocation | None,
-    invoke_count: int,
+    failed_invocations: int,
     shard_id: str,
     sequence_numbers: list[str],
     created: list[float],
     stream_arn: str,
 ) -> dict[str, Any]:
     """The document for records given up on (``RetryAttemptsExhausted`` or
-    ``RecordAgeExceeded``)."""
+    ``RecordAgeExceeded``); ``invocation`` is the last one that failed (None for an age
+    discard, whose document has no ``responseContext``)."""
     document: dict[str, Any] = {
         "requestContext": {
             "requestId": invocation.request_id if invocation else str(uuid.uuid4()),
             "functionArn": function_arn,
             "condition": condition,
-            "approximateInvokeCount": invoke_count,
-        },
-        "version": "1.0",
-        "timestamp": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-        "DDBStreamBatchInfo": {
-            "shardId": shard_id,
-            "startSequenceNumber": sequence_numbers[0],
-            "endSequenceNumber": sequence_numbers[-1],
-            "approximateArrivalOfFirstRecord": iso_utc(created[0]),
-            "approximateArrivalOfLastRecord": iso_utc(created[-1]),
-            "batchSize": len(sequence_numbers),
-            "streamArn": stream_arn,
-        },
+            "approximateInvokeCount": approximate_invoke_count(condition, failed_invocations),
+        }
     }
-    if invocation is not None:  # records discarded before any invocation have none
-        document["responseContext"] = {"statusCode": 200, "executedVersion": "$LATEST"}
-        if invocation.outcome is Outcome.ERROR:
-            document["responseContext"]["functionError"] = "Unhandled"
+    if invocation is not None:
+        document["responseContext"] = {
+            "statusCode": 200,
+            "executedVersion": "$LATEST",
+            "functionError": invocation.function_error,  # None when the function returned
+        }
+    document["version"] = "1.0"
+    document["timestamp"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    document["DDBStreamBatchInfo"] = {
+        "shardId": shard_id,
+        "startSequenceNumber": sequence_numbers[0],
+        "endSequenceNumber": sequence_numbers[-1],
+        "approximateArrivalOfFirstRecord": iso_utc(created[0]),
+        "approximateArrivalOfLastRecord": iso_utc(created[-1]),
+        "batchSize": len(sequence_numbers),
+        "streamArn": stream_arn,
+    }
     return document
 
 
@@ -79,7 +114,7 @@ def discard(
     condition: str,
     function_arn: str,
     invocation: Invocation | None,
-    invoke_count: int,
+    failed_invocations: int,
     shard_id: str,
     sequence_numbers: list[str],
     created: list[float],
@@ -92,7 +127,7 @@ def discard(
         condition=condition,
         function_arn=function_arn,
         invocation=invocation,
-        invoke_count=invoke_count,
+        failed_invocations=failed_invocations,
         shard_id=shard_id,
         sequence_numbers=sequence_numbers,
         created=created,

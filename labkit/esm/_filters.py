@@ -21,8 +21,35 @@ the records that match at least one filter. This module does both, following AWS
      ``exists: false`` matches an absent field; ``$or`` takes a list of sub-patterns.
 [E5] EventBridge UG, "Amazon EventBridge Pipes filtering": Pipes filter "in the same way as ...
      Lambda event source mapping", so [E1]'s "Pipe support" column is the best guide to Lambda.
+[E6] EventBridge UG, "Event pattern syntax": "The field names must also appear in the event with
+     the same nesting structure."
+[L4] Lambda DG, "Duplicate keys" (the guide's Markdown source in awsdocs/aws-lambda-developer-guide,
+     doc_source/invocation-eventfiltering.md): "If a pattern contains duplicate keys with
+     different values, Lambda uses only the last value for that key."
 A pattern Lambda would refuse raises ``InvalidTriggerOptionError`` (Lambda itself answers
 InvalidParameterValueException "Invalid filter pattern definition.").
+
+Where EventBridge was recorded doing something else (its ``TestEventPattern`` API, in LocalStack's
+AWS-validated snapshots of tests/aws/services/events/event_pattern_templates, 2025-10-15; the
+engine is the open-source aws/event-ruler) labkit follows what AWS documents for Lambda, because
+nothing documents or records Lambda's mappings doing the same ([L1] says only that Lambda "supports
+the same set of syntax and rules as Amazon EventBridge"):
+
+* A key with a dot is one field name. EventBridge matched ``{"state.status": [...]}`` against a
+  nested ``state`` -> ``status`` and the reverse (event-ruler joins paths with dots; its README
+  calls this a caveat that "should not be relied upon"); labkit follows [E6]'s nesting rule.
+  Write nested objects, and never a dotted key for a nested field.
+* Numbers compare by their text ([L1]: "300, 300.0, and 3.0e2 are not considered equal").
+  EventBridge matched the event value ``300.0`` with the pattern ``[300]`` (event-ruler also
+  compares numbers by value); labkit follows [L1]. So a pattern on
+  ``ApproximateCreationDateTime`` (a JSON number with a fraction, ``1678831218.0``) must be
+  written with the fraction, or as ``numeric``.
+* A key given twice at one level is accepted: the last list wins ([L4]; EventBridge too), and
+  two objects under one key are merged, each of their fields kept (as [L2]'s Boolean example,
+  which repeats ``"dynamodb"``, needs; event-ruler's compiler does the same, writing each leaf
+  path into the rule and replacing a path given again).
+
+README.md "Known differences" lists these choices.
 """
 
 from __future__ import annotations
@@ -247,7 +274,6 @@ _PROBLEMS: dict[str, tuple[str, str]] = {  # case: (problem, fix), filled in wit
     "bad-json": ("it is not valid JSON ({reason})", "check the quotes, commas and brackets."),
     "not-object": ("it is a JSON {kind}, not an object", 'write e.g. {{"eventName": ["INSERT"]}}.'),
     "empty-object": ("it is an empty object", 'name a field, e.g. {{"eventName": ["INSERT"]}}.'),
-    "twice": ("the field {got} appears twice at one level", "give it once, with one list."),
     "bad-or": ("$or needs a list of two or more objects", 'write "$or": [{{...}}, {{...}}].'),
     "not-in-list": ("the value {got} is not inside a list", "every rule sits in a list: {hint}."),
     "empty-list": ("the list is empty, so nothing could match", 'list a value, e.g. ["INSERT"].'),
@@ -399,20 +425,21 @@ def _compile_object(raw: dict[str, Any], path: str) -> _Object:
     return _Object(tuple(fields), any_of)
 
 
-def _merge(first: object, second: object, key: str) -> object:
-    """A key given twice at one level is ANDed when both are objects, as [L2]'s example does."""
+def _merge(first: object, second: object) -> object:
+    """A key given twice at one level: two objects are merged, each field kept (ANDed, as
+    [L2]'s example needs); otherwise the last value wins ([L4])."""
     if not (isinstance(first, dict) and isinstance(second, dict)):
-        _fail(key, "twice", key)
+        return second
     out = dict(first)
     for k, v in second.items():
-        out[k] = _merge(out[k], v, k) if k in out else v
+        out[k] = _merge(out[k], v) if k in out else v
     return out
 
 
 def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
-        out[key] = _merge(out[key], value, key) if key in out else value
+        out[key] = _merge(out[key], value) if key in out else value
     return out
 
 

@@ -64,6 +64,9 @@ class Invocation:
     notes: tuple[str, ...] = ()
     lane: int = 0
     function_name: str = ""
+    # Lambda's FunctionError for this call: "Unhandled" when the function raised, timed out or
+    # could not run or answer; None when it returned (even a response the mapping then rejects).
+    function_error: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -157,6 +160,7 @@ class InvocationLog:
             fields.setdefault("result", response.result)
             fields.setdefault("logs", response.logs)
             fields.setdefault("duration_ms", response.duration_ms)
+            fields.setdefault("function_error", None if response.error is None else "Unhandled")
         with self._lock:
             invocation = Invocation(number=len(self.invocations) + 1, **fields)
             self.invocations.append(invocation)

@@ -195,6 +195,12 @@ def invoke(pool: EnvironmentPool, event: dict[str, Any]) -> Response:
     return Response(result, error, tuple(logs), took, request_id, cold)
 
 
+def _is_empty_response(result: Any) -> bool:
+    """An empty or null EventResponse: what a handler returns as JSON ``null``, ``""``, ``[]``
+    or ``{}`` (a tuple is a JSON array too)."""
+    return result is None or (isinstance(result, str | list | tuple | dict) and not result)
+
+
 def judge(
     response: Response,
     sequence_numbers: Sequence[str],
@@ -206,9 +212,19 @@ def judge(
     leading records of the batch succeeded.
 
     With ``ReportBatchItemFailures`` ("Configuring partial batch response with DynamoDB and
-    Lambda"): a null or empty ``batchItemFailures`` is complete success; an item whose
-    ``itemIdentifier`` is missing, empty or not in the batch fails the whole batch; otherwise the
-    batch is checkpointed before the lowest failed sequence number.
+    Lambda", "Success and failure conditions"): "Lambda treats a batch as a complete success if
+    you return ... An empty batchItemFailure list, A null batchItemFailure list, An empty
+    EventResponse, A null EventResponse", and "as a complete failure if you return ... An empty
+    string itemIdentifier, A null itemIdentifier, An itemIdentifier with a bad key name";
+    otherwise the batch is checkpointed before the lowest failed sequence number. An empty
+    response is any empty JSON value a handler can return: ``None``, ``{}``, ``[]`` and ``""``
+    (AWS recorded ``[]`` and ``{}`` as one successful invocation, no retry: LocalStack's
+    AWS-validated ``test_dynamodb_report_batch_item_success_scenarios``, 2025-11-25). Any other
+    response that is not an object (``"abc"``, ``5``, ``true``, ``["x"]``) cannot be read as
+    an EventResponse and fails the whole batch, as the SQS page of the same guide lists "An
+    invalid JSON response" among the complete failures (the stream pages list no such case;
+    this is labkit's reading, not a recording). An ``itemIdentifier`` that names no record of
+    the batch fails it too.
     """
     result = response.result
     if response.error is not None:
@@ -222,12 +238,16 @@ def judge(
         )
     if not report_batch_item_failures:
         return Outcome.SUCCESS, None, len(sequence_numbers)
-    if result is None or (isinstance(result, dict) and not result.get("batchItemFailures")):
+    if _is_empty_response(result) or (
+        isinstance(result, dict) and not result.get("batchItemFailures")
+    ):
         return Outcome.SUCCESS, None, len(sequence_numbers)  # null or empty: success
     if not isinstance(result, dict) or not isinstance(result["batchItemFailures"], list):
         return (
             Outcome.ERROR,
-            "the response is not {'batchItemFailures': [...]}: " + repr(result)[:80],
+            "the response is not {'batchItemFailures': [...]} (nor empty): "
+            + repr(result)[:80]
+            + "; the whole batch counts as failed",
             0,
         )
     positions = {sequence: i for i, sequence in enumerate(sequence_numbers)}

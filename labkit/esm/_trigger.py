@@ -134,7 +134,7 @@ class Trigger(EventSourceMapping):
                 condition=condition,
                 function_arn=arn,
                 invocation=invocation,
-                invoke_count=batch.failures,
+                failed_invocations=batch.failures,
                 shard_id=work.shard.shard_id,
                 sequence_numbers=batch.sequence_numbers,
                 created=[e.created for e in batch.entries],
