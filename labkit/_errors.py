@@ -10,6 +10,7 @@ Every error a learner can meet says *what happened*, *why*, and *what to do*::
     │   ├── PortInUseError            the chosen port is taken
     │   ├── BackendStartError         DynamoDB Local did not come up
     │   ├── EndpointUnreachableError  nothing answers at the endpoint
+    │   ├── BackendStoppedError       the lab's DynamoDB Local died or froze
     │   └── AWSRequestRefusedError    a request from a local lab would have left the machine
     ├── TableError                    a table could not be made or used
     │   ├── InvalidTableNameError
@@ -31,6 +32,7 @@ __all__ = [
     "AWSRequestRefusedError",
     "BackendError",
     "BackendStartError",
+    "BackendStoppedError",
     "DeployError",
     "DynamoDBLocalNotFoundError",
     "EndpointUnreachableError",
@@ -92,6 +94,22 @@ class BackendStartError(BackendError):
 
 class EndpointUnreachableError(BackendError):
     """Nothing answers DynamoDB requests at the endpoint."""
+
+
+class BackendStoppedError(BackendError):
+    """The DynamoDB Local the lab started stopped while the lab used it: its process was killed
+    or exited, or it froze (suspended, or no answer at all). Its tables were in memory, so they
+    are gone; ``lk.start()`` starts a fresh one.
+
+    ``reason`` says what happened to the process (``"its Java process was killed by signal 9
+    (SIGKILL)"``). See ``labkit/backend/_health.py``.
+    """
+
+    def __init__(
+        self, what: str, fix: str, *, reason: str = "", cause: BaseException | None = None
+    ) -> None:
+        super().__init__(what, fix, cause=cause)
+        self.reason = reason
 
 
 class AWSRequestRefusedError(BackendError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -45,8 +46,9 @@ from .backend._connect import (
     ping,
 )
 from .backend._connect import REGION as REGION_DEFAULT
+from .backend._health import ServerWatch, client_config
 from .backend._sdk import SdkRedirect, redirect
-from .backend._server import LocalServer
+from .backend._server import LocalServer, check_port
 from .esm._checkpoints import TableCheckpoints
 from .esm._events import StreamViewType
 from .esm._function import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, Function
@@ -111,17 +113,27 @@ class Lab:
         self.prefix = prefix if on_aws else ""
         self.session = session or (boto3.Session() if on_aws else isolated_session())
         self.region = self.session.region_name or REGION_DEFAULT
-        config = Config(
-            connect_timeout=5,
-            read_timeout=30,
-            retries={"max_attempts": 3, "mode": "standard"},
-            max_pool_connections=20,
+        # On the DynamoDB Local labkit started, a killed or frozen server is told within seconds
+        # (backend/_health.py); an endpoint elsewhere may be slower, and keeps botocore's ways.
+        self.watch = ServerWatch(server) if server is not None else None
+        config = (
+            client_config()
+            if server is not None
+            else Config(
+                connect_timeout=5,
+                read_timeout=30,
+                retries={"max_attempts": 3, "mode": "standard"},
+                max_pool_connections=20,
+            )
         )
         self.dynamodb = self.session.client("dynamodb", endpoint_url=endpoint_url, config=config)
         self.streams = self.session.client(
             "dynamodbstreams", endpoint_url=endpoint_url, config=config
         )
         self.resource = self.session.resource("dynamodb", endpoint_url=endpoint_url, config=config)
+        if self.watch is not None:
+            for client in (self.dynamodb, self.streams, self.resource.meta.client):
+                self.watch.attach(client)
         self.created_tables: list[str] = []
         self.triggers: list[Trigger] = []
         self.closed = False
@@ -137,10 +149,25 @@ class Lab:
             return f"real AWS (region {self.region}, tables named {self.prefix}<name>)"
         return "external endpoint (LABKIT_ENDPOINT_URL)"
 
+    @property
+    def stopped_because(self) -> str | None:
+        """Why the DynamoDB Local this lab started is gone (killed, exited, suspended), or None.
+        ``lk.start()`` replaces a lab whose server stopped."""
+        if self.closed or self.watch is None:
+            return None
+        return self.watch.failure()
+
+    @property
+    def state(self) -> str:
+        """``"running"``, ``"stopped"`` (its DynamoDB Local is gone) or ``"closed"``."""
+        if self.closed:
+            return "closed"
+        return "stopped" if self.stopped_because is not None else "running"
+
     def __repr__(self) -> str:
-        state = "closed" if self.closed else "running"
         where = f" at {self.endpoint_url}" if self.endpoint_url else ""
-        return f"<Lab {state}: {self.backend}{where}>"
+        why = self.stopped_because
+        return f"<Lab {self.state}{f' ({why})' if why else ''}: {self.backend}{where}>"
 
     def name(self, table_name: str) -> str:
         """The real name of a lab table: the name itself, or on AWS the lab prefix + name."""
@@ -151,7 +178,7 @@ class Lab:
     def _repr_html_(self) -> str:
         tables = ", ".join(self.created_tables) or "none yet"
         return (
-            f"<b>Lab</b> ({'closed' if self.closed else 'running'}): {self.backend}<br>"
+            f"<b>Lab</b> ({self.state}): {self.backend}<br>"
             f"endpoint <code>{self.endpoint_url}</code>, region <code>{self.region}</code>"
             f"<br>tables created here: {tables}"
         )
@@ -183,6 +210,8 @@ class Lab:
                 "This lab is closed: its DynamoDB Local has stopped.",
                 "start a new one with `lab = lk.start()`.",
             )
+        if self.watch is not None:
+            self.watch.check()
 
     # -- tables ---------------------------------------------------------------------------
     def create_table(
@@ -613,7 +642,7 @@ def _launch(port: int | None) -> Lab:
 def running_lab() -> Lab | None:
     """The lab ``start()`` would return now without starting anything, or None."""
     with _lock:
-        return _current if _current is not None and not _current.closed else None
+        return _current if _current is not None and _current.state == "running" else None
 
 
 def start(port: int | None = None) -> Lab:
@@ -623,7 +652,8 @@ def start(port: int | None = None) -> Lab:
     credentials and region; tables named ``labkit-<name>`` and tagged); otherwise launches
     DynamoDB Local in memory on ``port`` (or ``$LABKIT_PORT``, or a free port) on 127.0.0.1.
     A second call in the same process returns the running lab; asking it for another port is
-    an error.
+    an error. A lab whose DynamoDB Local stopped (killed or frozen: ``repr(lab)`` says so) is
+    closed and a fresh one started, with no tables.
 
     Unless it is on AWS, the lab also takes over the process's default AWS SDK settings until
     ``lab.close()``: ``boto3.client("dynamodb")``, ``boto3.resource("dynamodb")`` and
@@ -634,12 +664,16 @@ def start(port: int | None = None) -> Lab:
     Introduced in notebooks/00-setup-check.ipynb.
     """
     global _current
-    if port is not None and (
-        not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535
-    ):
-        raise BackendError(
-            f"port={port!r} is not a port number.",
-            "pass a whole number from 1024 to 65535, or leave port out to get a free one.",
+    if port is not None:
+        check_port(port, "port")
+    with _lock:
+        stale = _current
+    if stale is not None and (why := stale.stopped_because) is not None:
+        stale.close()  # its triggers, the SDK redirect, what is left of the server
+        print(
+            f"labkit: the lab's DynamoDB Local had stopped ({why}); starting a fresh one. "
+            "Its tables are new and empty: re-run the lesson from the top.",
+            file=sys.stderr,
         )
     with _lock:
         if _current is not None and not _current.closed:
@@ -660,6 +694,6 @@ def start(port: int | None = None) -> Lab:
             lab = _launch(port if port is not None else env_port())
         if not lab.on_aws and lab.endpoint_url:
             # One lab per process, so one redirect: it lasts until this lab closes.
-            lab.sdk = redirect(lab.endpoint_url, lab.region, CREDENTIALS)
+            lab.sdk = redirect(lab.endpoint_url, lab.region, CREDENTIALS, watch=lab.watch)
         _current = lab
         return _current

@@ -124,6 +124,12 @@ def test_without_the_opt_in_start_never_goes_to_aws(monkeypatch):
     assert not opted_into_aws()
     monkeypatch.setenv("LABKIT_USE_AWS", "1")
     assert opted_into_aws()
+    for on in (" TRUE ", "yes"):
+        monkeypatch.setenv("LABKIT_USE_AWS", on)
+        assert opted_into_aws()
+    for off in ("", "false", "No"):
+        monkeypatch.setenv("LABKIT_USE_AWS", off)
+        assert not opted_into_aws()
 
 
 def test_aws_without_a_region_is_a_clear_error(monkeypatch, tmp_path):

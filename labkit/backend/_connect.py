@@ -24,7 +24,7 @@ from .._errors import BackendError, EndpointUnreachableError, LabError, PortInUs
 from ._archive import find_class_data_archive
 from ._install import find_dynamodb_local, install_dynamodb_local
 from ._java import find_java
-from ._server import LocalServer, free_port
+from ._server import LocalServer, check_port, free_port
 
 __all__ = [
     "CREDENTIALS",
@@ -140,8 +140,26 @@ def connect_aws() -> Connection:
     return connection
 
 
+# The values of LABKIT_USE_AWS (compared stripped, in lower case): anything else is refused, so a
+# learner who wrote LABKIT_USE_AWS=on is told, not left on DynamoDB Local without a word.
+AWS_ON = ("1", "true", "yes")
+AWS_OFF = ("", "0", "false", "no")
+
+
 def opted_into_aws() -> bool:
-    return os.environ.get("LABKIT_USE_AWS", "").strip().lower() in ("1", "true", "yes")
+    """Whether ``$LABKIT_USE_AWS`` asks for real AWS; a BackendError for a value it does not
+    know."""
+    value = os.environ.get("LABKIT_USE_AWS", "")
+    if value.strip().lower() in AWS_ON:
+        return True
+    if value.strip().lower() in AWS_OFF:
+        return False
+    raise BackendError(
+        f"LABKIT_USE_AWS={value!r} is not a value labkit knows, so it cannot tell whether you "
+        f"want real AWS: it accepts {', '.join(AWS_ON)} (real AWS) and {', '.join(AWS_OFF[1:])} "
+        "or unset (DynamoDB Local).",
+        "set LABKIT_USE_AWS=1 to use your AWS account, or unset it to stay on DynamoDB Local.",
+    )
 
 
 def launch(port: int | None) -> LocalServer:
@@ -165,16 +183,12 @@ def launch(port: int | None) -> LocalServer:
 
 
 def env_port() -> int | None:
-    """``$LABKIT_PORT`` as a port number, None when unset, BackendError when it is not one."""
+    """``$LABKIT_PORT`` as a port number, None when unset, BackendError when it is not a port
+    DynamoDB Local can use."""
     value = os.environ.get("LABKIT_PORT")
     if not value:
         return None
-    if not (value.isascii() and value.isdigit()) or not 0 < int(value) < 65536:
-        raise BackendError(
-            f"LABKIT_PORT={value!r} is not a port number.",
-            "set LABKIT_PORT to a number from 1024 to 65535, or unset it.",
-        )
-    return int(value)
+    return check_port(value, "LABKIT_PORT", text=True)
 
 
 def connect(port: int | None = None) -> Connection:

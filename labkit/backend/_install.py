@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -48,6 +49,24 @@ _JAR = "DynamoDBLocal.jar"
 _LIB = "DynamoDBLocal_lib"
 
 
+# sqlite4java's native library in DynamoDBLocal_lib/, by sys.platform and platform.machine().
+_SQLITE_NATIVE = {
+    "linux": {
+        "x86_64": "libsqlite4java-linux-amd64.so",
+        "amd64": "libsqlite4java-linux-amd64.so",
+        "aarch64": "libsqlite4java-linux-aarch64.so",
+        "arm64": "libsqlite4java-linux-aarch64.so",
+        "i386": "libsqlite4java-linux-i386.so",
+        "i686": "libsqlite4java-linux-i386.so",
+    },
+    "darwin": {
+        "x86_64": "libsqlite4java-osx-x86_64.dylib",
+        "arm64": "libsqlite4java-osx-aarch64.dylib",
+    },
+    "win32": {"amd64": "sqlite4java-win32-x64.dll", "x86": "sqlite4java-win32-x86.dll"},
+}
+
+
 @dataclass(frozen=True)
 class DynamoDBLocalJar:
     """A checked DynamoDB Local installation: the folder, its version, sha256 and origin."""
@@ -64,6 +83,22 @@ class DynamoDBLocalJar:
     @property
     def lib(self) -> Path:
         return self.folder / _LIB
+
+    @property
+    def sqlite_native(self) -> Path | None:
+        """This machine's sqlite4java native library in ``DynamoDBLocal_lib/``, or None.
+
+        Handed to DynamoDB Local as ``-Dorg.sqlite.lib.path``/``-Dorg.sqlite.lib.name``: its
+        ``SQLiteLibraryLoader`` (DynamoDB Local 3.x, read with ``javap -c``) loads the library
+        named there first; only without it does it copy the library out of the jar into
+        ``java.io.tmpdir`` (``sqlite-<version>-<uuid>-libsqlite4java.so``), a copy that only a
+        normal JVM exit removes (``deleteOnExit``), so every killed server left one in /tmp.
+        """
+        machine = platform.machine().lower()
+        system = next((s for s in _SQLITE_NATIVE if sys.platform.startswith(s)), None)
+        name = _SQLITE_NATIVE.get(system or "", {}).get(machine)
+        path = self.lib / name if name else None
+        return path if path is not None and path.is_file() else None
 
 
 def _sha256(path: Path) -> str:

@@ -53,6 +53,12 @@ a send error to that loop, whose checks in ``botocore/retryhandler.py`` and
 ``botocore/retries/standard.py`` retry only connection errors), so the refusal is raised once,
 unchanged. It also wraps ``botocore.httpsession.URLLib3Session.send``, which the credential
 fetchers of the instance metadata service and containers call directly.
+
+A redirect to a DynamoDB Local that labkit started carries that server's ``ServerWatch``
+(``_health.py``): for a request to it, the guard checks the server before each attempt (in
+``URLLib3Session.send``), gives the call the lab's read timeout, and turns a network error of the
+finished call (in ``Endpoint.make_request``) into ``BackendStoppedError``, as on the lab's own
+clients.
 """
 
 from __future__ import annotations
@@ -62,7 +68,7 @@ import ipaddress
 import os
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse, urlsplit
 
 import boto3
@@ -70,6 +76,9 @@ from botocore.endpoint import Endpoint
 from botocore.httpsession import URLLib3Session
 
 from .._errors import AWSRequestRefusedError
+
+if TYPE_CHECKING:
+    from ._health import ServerWatch
 
 __all__ = ["SdkRedirect", "active_redirects", "check_request", "is_loopback", "redirect"]
 
@@ -116,6 +125,8 @@ _active: list[SdkRedirect] = []
 # The hosts the guard lets through besides loopback, or None when no redirect is active. Read
 # without the lock on every request (it is replaced whole, never changed in place).
 _allowed: frozenset[str] | None = None
+# (host, port) of a redirect's DynamoDB Local -> its watch; replaced whole, like _allowed.
+_watched: dict[tuple[str, int | None], ServerWatch] = {}
 
 
 @functools.lru_cache(maxsize=256)
@@ -135,9 +146,17 @@ def is_loopback(host: str) -> bool:
 class SdkRedirect:
     """What one ``redirect()`` changed, and the way back: ``restore()`` (safe to call twice)."""
 
-    def __init__(self, endpoint_url: str, region: str, values: Mapping[str, str | None]) -> None:
+    def __init__(
+        self,
+        endpoint_url: str,
+        region: str,
+        values: Mapping[str, str | None],
+        watch: ServerWatch | None = None,
+    ) -> None:
         self.endpoint_url = endpoint_url
         self.host = (urlparse(endpoint_url).hostname or "").lower()
+        self.address = _address(endpoint_url)
+        self.watch = watch
         self.region = region
         self.values = dict(values)  # what was set (None: removed)
         self.saved: dict[str, str | None] = {}  # what was there before
@@ -176,12 +195,20 @@ class SdkRedirect:
                 _uninstall_guard()
 
 
-def redirect(endpoint_url: str, region: str, credentials: Mapping[str, str]) -> SdkRedirect:
+def redirect(
+    endpoint_url: str,
+    region: str,
+    credentials: Mapping[str, str],
+    *,
+    watch: ServerWatch | None = None,
+) -> SdkRedirect:
     """Point default boto3 clients (DynamoDB, DynamoDB Streams) at ``endpoint_url``.
 
     ``credentials`` holds ``aws_access_key_id`` and ``aws_secret_access_key`` (the lab's
     ``CREDENTIALS``). Until ``restore()``, requests to any host other than loopback or this
-    endpoint's are refused with ``AWSRequestRefusedError`` before they are sent.
+    endpoint's are refused with ``AWSRequestRefusedError`` before they are sent. With the
+    ``watch`` of the DynamoDB Local behind the endpoint, a request to it that finds the server
+    gone raises ``BackendStoppedError`` (see the module's docstring).
     """
     endpoint_url = endpoint_url.rstrip("/")
     fill = {
@@ -195,7 +222,7 @@ def redirect(endpoint_url: str, region: str, credentials: Mapping[str, str]) -> 
     host = (urlparse(endpoint_url).hostname or "").lower()
     for name in _NO_PROXY:
         values[name] = _no_proxy(os.environ.get(name), host)
-    sdk = SdkRedirect(endpoint_url, region, values)
+    sdk = SdkRedirect(endpoint_url, region, values, watch)
     with _lock:
         sdk.saved = {name: os.environ.get(name) for name in values}
         sdk.saved_default_session = boto3.DEFAULT_SESSION
@@ -277,8 +304,24 @@ def _no_proxy(current: str | None, host: str) -> str:
 
 # -- the guard ---------------------------------------------------------------------------------
 def _update_allowed() -> None:
-    global _allowed
+    global _allowed, _watched
     _allowed = frozenset(sdk.host for sdk in _active) if _active else None
+    _watched = {sdk.address: sdk.watch for sdk in _active if sdk.watch is not None}
+
+
+def _address(url: str) -> tuple[str, int | None]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return (parts.hostname or "").lower(), port
+
+
+def _watch_for(url: str) -> ServerWatch | None:
+    """The watch of the lab's DynamoDB Local if ``url`` is on it, else None."""
+    watched = _watched  # one read: replaced whole
+    return watched.get(_address(url)) if watched else None
 
 
 _original_make_request = Endpoint.make_request
@@ -286,12 +329,24 @@ _original_session_send = URLLib3Session.send
 
 
 def _guarded_make_request(self: Endpoint, operation_model: Any, request_dict: Any) -> Any:
-    check_request(request_dict.get("url") or self.host, getattr(self, "_endpoint_prefix", None))
-    return _original_make_request(self, operation_model, request_dict)
+    url = request_dict.get("url") or self.host
+    check_request(url, getattr(self, "_endpoint_prefix", None))
+    watch = _watch_for(url)
+    if watch is None:
+        return _original_make_request(self, operation_model, request_dict)
+    watch.cap_read_timeout(request_dict.get("context"))
+    try:
+        return _original_make_request(self, operation_model, request_dict)
+    except Exception as exc:
+        if (error := watch.translate(exc, getattr(operation_model, "name", ""))) is not None:
+            raise error from exc
+        raise
 
 
 def _guarded_session_send(self: URLLib3Session, request: Any) -> Any:
     check_request(request.url)
+    if (watch := _watch_for(request.url)) is not None:
+        watch.check()  # before every attempt, so no retry goes to a server seen gone
     return _original_session_send(self, request)
 
 

@@ -15,6 +15,12 @@ records it in ``LocalServer.loopback_only`` and ``LocalServer.exposed_because``.
 A class-data sharing archive (``_archive.py``) cuts the start by about 40%: the caller finds it
 and passes it as ``LocalServer(..., class_data=archive)``; ``start()`` uses it when it is intact
 and starts without it otherwise.
+
+A server writes nothing to the temp folder but its log (which ``stop()`` removes): Java runs with
+``-XX:-UsePerfData`` (no ``hsperfdata_<user>/<pid>`` file) and loads sqlite4java's native library
+from the installed ``DynamoDBLocal_lib/`` (``DynamoDBLocalJar.sqlite_native``) instead of copying
+it to /tmp, so a killed server leaves nothing behind. ``failure()`` says whether the server is
+still there (``_health.py`` asks it when a request fails).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -31,14 +38,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .._errors import BackendStartError, PortInUseError
+from .._errors import BackendError, BackendStartError, PortInUseError
 from ._install import DynamoDBLocalJar, refetch_fix
 from ._java import JavaRuntime
 
 if TYPE_CHECKING:
     from ._archive import ClassDataArchive
 
-__all__ = ["JVM_FLAGS", "LAUNCHER_DIR", "LOOPBACK", "LocalServer", "free_port", "port_is_free"]
+__all__ = [
+    "JVM_FLAGS",
+    "LAUNCHER_DIR",
+    "LOOPBACK",
+    "PORTS",
+    "LocalServer",
+    "check_port",
+    "free_port",
+    "port_is_free",
+]
 
 _GUARD = Path(__file__).with_name("_guard.py")
 LOOPBACK = "127.0.0.1"
@@ -53,6 +69,34 @@ _UNSUPPORTED = "LoopbackLauncher: unsupported DynamoDB Local"
 _launcher_unusable: dict[tuple[str, str], str] = {}
 # Faster JVM start for a short-lived, small server (measured: ~0.15 s less to first answer).
 JVM_FLAGS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xss1m")
+# The server's own: no hsperfdata file in /tmp (jps/jstat do not see it; nothing here uses them).
+# Not in JVM_FLAGS, whose every change makes the class-data sharing archive be built again.
+_NO_TEMP_FILES = ("-XX:-UsePerfData",)
+# The ports a learner may choose: DynamoDB Local refuses 1 ("Port number must lie between 1 and
+# 65535", its CommandLineInput accepts 2 to 65535), and below 1024 only root may listen.
+PORTS = range(1024, 65536)
+
+
+def check_port(port: object, where: str, *, text: bool = False) -> int:
+    """``port`` as a port labkit can start DynamoDB Local on, or a BackendError that names
+    ``where`` it came from (``"LABKIT_PORT"``, whose ``text`` is allowed; ``"port"``)."""
+    number = port
+    if text and isinstance(port, str) and port.isascii() and port.isdigit():
+        number = int(port)
+    fix = (
+        f"give {where} a number from {PORTS.start} to {PORTS.stop - 1} (8000 is DynamoDB "
+        f"Local's usual one), or leave {where} unset so that labkit picks a free port."
+    )
+    if not isinstance(number, int) or isinstance(number, bool) or not 0 < number < 65536:
+        raise BackendError(f"{where}={port!r} is not a port number.", fix)
+    if number not in PORTS:
+        raise BackendError(
+            f"{where}={port!r} is a port DynamoDB Local cannot listen on: ports below "
+            f"{PORTS.start} are reserved for system services (only root may listen there), "
+            "and DynamoDB Local refuses port 1 outright.",
+            fix,
+        )
+    return number
 
 
 def free_port() -> int:
@@ -70,14 +114,19 @@ def port_is_free(port: int, host: str = LOOPBACK) -> bool:
     which is exactly when DynamoDB Local's own bind would fail. ``host=""`` asks about every
     interface, as the ``-jar`` fallback needs.
     """
+    return _bind_error(port, host) is None
+
+
+def _bind_error(port: int, host: str) -> int | None:
+    """errno.EADDRINUSE or errno.EACCES if a bind on ``host:port`` fails now, else None."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         try:
             sock.bind((host, port))
         except OSError as exc:
             if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                return False
+                return exc.errno
             raise
-    return True
+    return None
 
 
 def _answers(port: int) -> bool:
@@ -107,6 +156,11 @@ class LocalServer:
     # after start(), ``cds_archive`` is the archive the server was started with, or None.
     class_data: ClassDataArchive | None = field(default=None, repr=False)
     cds_archive: Path | None = None
+    # Why the server is gone, once labkit saw it go (``lost()``); see ``failure()``.
+    lost_because: str | None = None
+    # /proc/<java pid>/stat, kept open: a pread of it costs about 4 us (an open and a read, 20),
+    # and it never names another process once Java is gone. None where there is no /proc.
+    _java_stat: int | None = field(default=None, repr=False)
     # Extra JVM options and another class path, for building the archive (and for benchmarks).
     extra_jvm: tuple[str, ...] = field(default=(), repr=False)
     class_path: str | None = field(default=None, repr=False)
@@ -121,8 +175,13 @@ class LocalServer:
         back), or with ``loopback=False`` DynamoDB Local's own ``-jar`` (every interface)."""
         if loopback is None:
             loopback = self.loopback_only is not False
-        java = [str(self.java.path), *JVM_FLAGS, *self.extra_jvm]
+        java = [str(self.java.path), *JVM_FLAGS, *_NO_TEMP_FILES, *self.extra_jvm]
         java.append(f"-Djava.library.path={self.jar.lib}")
+        if (native := self.jar.sqlite_native) is not None:
+            java += [
+                f"-Dorg.sqlite.lib.path={native.parent}",
+                f"-Dorg.sqlite.lib.name={native.name}",
+            ]
         options = ["-inMemory", "-sharedDb", "-disableTelemetry", "-port", str(self.port)]
         if not loopback:
             return [*java, "-jar", str(self.jar.jar), *options]
@@ -188,7 +247,15 @@ class LocalServer:
 
     def _run(self, command: list[str], host: str, began: float, timeout: float) -> None:
         """Start ``command`` behind the guard and wait until the port answers."""
-        if not port_is_free(self.port, host):
+        problem = _bind_error(self.port, host)
+        if problem == errno.EACCES:
+            raise BackendError(
+                f"DynamoDB Local may not listen on port {self.port}: permission denied (ports "
+                f"below {PORTS.start} need root, and some systems reserve others).",
+                f"leave the port unset (labkit then picks a free one), or choose one from "
+                f"{PORTS.start} to {PORTS.stop - 1} with LABKIT_PORT.",
+            )
+        if problem is not None:
             raise PortInUseError(
                 f"Port {self.port} is already in use, so DynamoDB Local cannot listen on it.",
                 "leave the port unset (labkit then picks a free one), choose another with "
@@ -198,7 +265,7 @@ class LocalServer:
         os.close(fd)  # the guard appends to it by name
         self.log_path = Path(log)
         self._guard = subprocess.Popen(
-            [sys.executable, "-I", str(_GUARD), log, "--", *command],
+            [sys.executable, "-I", str(_GUARD), log, str(os.getpid()), "--", *command],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd=self.jar.folder,
@@ -207,6 +274,9 @@ class LocalServer:
         assert self._guard.stdout is not None
         line = self._guard.stdout.readline().strip()
         self.java_pid = int(line) if line.isdigit() else None
+        if self.java_pid is not None:
+            with contextlib.suppress(OSError):
+                self._java_stat = os.open(f"/proc/{self.java_pid}/stat", os.O_RDONLY)
         deadline = began + timeout
         while time.perf_counter() < deadline:
             if unsupported := self._launcher_unsupported():
@@ -246,6 +316,12 @@ class LocalServer:
                 f"DynamoDB Local could not listen on port {self.port}: another program took it.",
                 "run again (labkit picks a free port), or set LABKIT_PORT to a free port.",
             )
+        if "Invalid Port" in tail:
+            raise BackendError(
+                f"DynamoDB Local refused port {self.port}: {tail.strip().splitlines()[-1]}",
+                f"choose a port from {PORTS.start} to {PORTS.stop - 1} with LABKIT_PORT, or "
+                "leave it unset to let labkit pick a free one.",
+            )
         raise BackendStartError(
             f"DynamoDB Local {how}. Its last output:\n{tail or '(nothing)'}",
             "run `python -m labkit doctor` to check Java and the jar; if the jar is damaged, "
@@ -256,8 +332,36 @@ class LocalServer:
     def running(self) -> bool:
         return self._guard is not None and self._guard.poll() is None
 
+    def failure(self) -> str | None:
+        """Why this server cannot answer any more, or None while it can (as far as its processes
+        show): stopped by labkit, its Java or its guard ended, or its Java suspended. Cheap (a
+        ``waitpid`` and, on Linux, a read of Java's /proc stat: a few microseconds), so it runs
+        before every request."""
+        if self.lost_because is not None:
+            return self.lost_because
+        guard = self._guard
+        if guard is None:
+            return "it was stopped (lab.close())" if self.java_pid is not None else None
+        code = guard.poll()
+        if code is not None:
+            return _ended(code)
+        if self._java_stat is not None and _suspended(self._java_stat):
+            why = "was suspended by SIGSTOP and answered nothing"
+            return f"its Java process, pid {self.java_pid}, {why}"
+        return None
+
+    def lost(self, why: str) -> None:
+        """Record that the server is gone (``why``) and stop what is left of it."""
+        if self.lost_because is None:
+            self.lost_because = why
+        self.stop(timeout=5.0)
+
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the server and its guard; safe to call more than once."""
+        stat, self._java_stat = self._java_stat, None
+        if stat is not None:
+            with contextlib.suppress(OSError):
+                os.close(stat)
         guard, self._guard = self._guard, None
         if guard is None:
             return
@@ -274,6 +378,37 @@ class LocalServer:
         if self.log_path is not None:
             with contextlib.suppress(OSError):
                 self.log_path.unlink()
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _ended(guard_status: int) -> str:
+    """What a guard's exit status says: it exits with Java's status, 128 + N for signal N."""
+    if guard_status < 0:
+        return (
+            f"the guard process that keeps it (labkit/backend/_guard.py) was killed by "
+            f"{_signal_name(-guard_status)}, and DynamoDB Local ended with it"
+        )
+    if guard_status > 128:
+        return f"its Java process was killed by {_signal_name(guard_status - 128)}"
+    return f"its Java process exited (status {guard_status})"
+
+
+def _suspended(stat_fd: int) -> bool:
+    """Whether the process whose /proc stat file is open as ``stat_fd`` is stopped by a signal
+    (state T, or t when traced)."""
+    try:
+        stat = os.pread(stat_fd, 1024, 0)
+    except OSError:
+        return False
+    # "pid (comm) S ...": comm may hold spaces and ")", the state follows the last ")"
+    after = stat.rfind(b")") + 2
+    return stat[after : after + 1] in (b"T", b"t")
 
 
 class _LauncherUnsupported(Exception):

