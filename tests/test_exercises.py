@@ -16,9 +16,13 @@ from labkit.teach._check import EXERCISES, Exercise, load_exercise
 ANSWER_DIR = Path(__file__).resolve().parent / "exercise_answers"
 
 
+ALSO_PASSES: list[tuple[str, int, Any]] = []  # (exercise id, index, another answer that passes)
+
+
 def _load_answers() -> dict[str, tuple[Any, Any, str]]:
     """exercise id -> (reference answer, typical wrong answer, the case the wrong one fails),
-    from the modules in tests/exercise_answers/ (one per exercise)."""
+    from the modules in tests/exercise_answers/ (one per exercise). A module's optional
+    ``ALSO_PASSES`` (other answers the check must accept) goes to ``ALSO_PASSES``."""
     answers: dict[str, tuple[Any, Any, str]] = {}
     for path in sorted(ANSWER_DIR.glob("ex*.py")):
         spec = importlib.util.spec_from_file_location(f"exercise_answers.{path.stem}", path)
@@ -27,6 +31,8 @@ def _load_answers() -> dict[str, tuple[Any, Any, str]]:
         spec.loader.exec_module(module)
         assert module.EXERCISE not in answers, f"two answer modules for {module.EXERCISE}"
         answers[module.EXERCISE] = (module.REFERENCE, module.WRONG, module.FAILING_CASE)
+        for index, other in enumerate(getattr(module, "ALSO_PASSES", ())):
+            ALSO_PASSES.append((module.EXERCISE, index, other))
     return answers
 
 
@@ -55,6 +61,21 @@ def test_every_exercise_file_is_valid_and_has_answers_here():
 @pytest.mark.parametrize("exercise_id", sorted(ANSWERS))
 def test_the_reference_solution_passes(lab, exercise_id, tmp_path):
     answer, code = _deployable(ANSWERS[exercise_id][0], tmp_path / "functions", "reference")
+    result = labkit.check(exercise_id, answer, lab=lab, code=code)
+    assert result.passed, repr(result)
+
+
+@pytest.mark.parametrize(
+    ("exercise_id", "answer"),
+    [(exercise_id, answer) for exercise_id, _, answer in ALSO_PASSES],
+    ids=[f"{exercise_id}-{index}" for exercise_id, index, _ in ALSO_PASSES],
+)
+def test_another_accepted_form_passes(lab, exercise_id, answer, tmp_path):
+    """A check grades what comes out, so an answer written another way passes too: for a filter
+    exercise, the top-level eventName form that AWS's examples use, beside the reference's form
+    inside the dynamodb key (the Lambda guide, "Using event filtering with a DynamoDB event
+    source": "DynamoDB event source mappings only support filtering on the dynamodb key")."""
+    answer, code = _deployable(answer, tmp_path / "functions", "other")
     result = labkit.check(exercise_id, answer, lab=lab, code=code)
     assert result.passed, repr(result)
 

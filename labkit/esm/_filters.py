@@ -482,8 +482,12 @@ class FilterCriteria:
     the *string* ``{"N": "42"}``, and AWS documents that numeric operators do not work on it
     ("DynamoDB event filtering doesn't support the use of numeric operators"): such a filter is
     accepted but never matches, here as on AWS. Match ``N`` values by exact text
-    (``{"N": ["42"]}``) or prefix instead; numeric does work on JSON numbers such as
-    ``dynamodb.SizeBytes``.
+    (``{"N": ["42"]}``) or prefix instead. This matcher also compares numeric on the record's
+    JSON numbers, as EventBridge does [E4] and as LocalStack's AWS-validated test saw Lambda do on
+    ``ApproximateCreationDateTime``; on ``dynamodb.SizeBytes`` no recording covers it, and [L2]
+    admits no numeric operator at all, so lesson 04 labels it the lab's. Likewise it matches
+    top-level fields (``eventName``, ``userIdentity``; the same suite saw ``eventName`` work), while
+    [L2] notes that "DynamoDB event source mappings only support filtering on the dynamodb key".
 
     Introduced in notebooks/04-filtering.ipynb.
     """
