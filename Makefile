@@ -60,7 +60,7 @@ screenshots: setup ## Refresh the README's pictures (docs/screenshots/) from the
 	@bash tests/browser/install.sh $(BIN)/python
 	@LABKIT_README_SCREENSHOTS=1 $(BIN)/python -m pytest -p no:cacheprovider tests/browser -k "01-"
 
-soak: setup ## Run the long reliability tests (5,000 writes, 20 SIGKILLs; about a minute)
+soak: setup ## Run the long reliability tests (5,000 writes with 20 SIGKILLs, then with chaos; about two minutes)
 	@LABKIT_SOAK_KILLS=$${LABKIT_SOAK_KILLS:-20} $(BIN)/python -m pytest -m soak tests/reliability
 
 mutants: setup ## Run the mutation probe of the engine (not part of make test)

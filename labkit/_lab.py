@@ -49,9 +49,10 @@ from .backend._connect import REGION as REGION_DEFAULT
 from .backend._health import ServerWatch, client_config
 from .backend._sdk import SdkRedirect, redirect
 from .backend._server import LocalServer, check_port
+from .esm._capture import say
 from .esm._checkpoints import TableCheckpoints
 from .esm._events import StreamViewType
-from .esm._function import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, Function
+from .esm._function import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, Function, mapping_function_name
 from .esm._options import TriggerConfig
 from .esm._trigger import Trigger
 
@@ -502,7 +503,21 @@ class Lab:
         ``checkpoint_table`` keeps the checkpoints in a DynamoDB table of that name (created if
         missing), so that a trigger made again, even in another process, resumes after the
         last record completed. ``function_name`` names the function (in its context, and as
-        the consumer in the checkpoint table); it defaults to the handler's ``__name__``.
+        the consumer in the checkpoint table); it defaults to the ``Function``'s name or the
+        handler's ``__name__``.
+
+        **One trigger per function and table.** AWS refuses a second mapping of one function to
+        one event source (CreateEventSourceMapping answers ``ResourceConflictException``: "The
+        event source arn ... and function ... provided mapping already exists. Please update or
+        delete the existing mapping"). Here the usual way to meet that is re-running the cell
+        that makes the trigger; two live triggers would deliver every record twice. So a new
+        trigger of a function (the same name) on a table that has an open one *replaces* it,
+        as UpdateEventSourceMapping would: the earlier one stops after its batch in flight and
+        is closed, and the new one goes on from the earlier one's checkpoints, whatever its
+        ``starting_position`` (an update keeps the mapping's place): nothing is delivered twice
+        and nothing is skipped. Replacing rather than refusing keeps a re-run cell working, and
+        it is said on the output. To read the stream again from its start, close the earlier
+        trigger first; for a second consumer of the stream (fan-out), use another function.
 
         Introduced in notebooks/01-stream-processing-flow.ipynb.
         """
@@ -532,23 +547,17 @@ class Lab:
                     f"create it first: lab.create_table({config.destination!r}, stream=None).",
                 )
             destination = self.table(config.destination)
+        name = mapping_function_name(handler, function_name)
         checkpoints = None
         if checkpoint_table is not None:
             if not self._exists(checkpoint_table):
                 self._create_checkpoint_table(checkpoint_table)
             checkpoints = TableCheckpoints(
-                self.dynamodb,
-                self.name(checkpoint_table),
-                consumer=str(
-                    function_name
-                    or (
-                        handler.function_name
-                        if isinstance(handler, Function)
-                        else getattr(handler, "__name__", "handler")
-                    )
-                ),
-                stream_arn=stream_arn,
+                self.dynamodb, self.name(checkpoint_table), consumer=name, stream_arn=stream_arn
             )
+        earlier = self._mapping_of(name, stream_arn)
+        if earlier is not None:
+            earlier.stop()  # its batch in flight ends and is checkpointed first
         trigger = Trigger(
             self.name(table_name),
             stream_arn,
@@ -561,9 +570,28 @@ class Lab:
             function_name=function_name,
             variables=self.function_variables(),
             describe_table=self._description,
+            takes_over=earlier,
         )
+        if earlier is not None:
+            earlier.close(replaced_by=f"lab.trigger({table_name!r}, ...) made again for {name!r}")
+            self.triggers.remove(earlier)
+            say(
+                f"this trigger of {name!r} on {table_name!r} replaces the earlier one (one "
+                "trigger per function and table, as on AWS): that one is closed, and this one "
+                "goes on from its checkpoint, so no record is delivered twice."
+            )
         self.triggers.append(trigger)
         return trigger
+
+    def _mapping_of(self, function_name: str, stream_arn: str) -> Trigger | None:
+        """The open trigger of this function on this stream, if there is one (at most one)."""
+        for trigger in self.triggers:
+            if not trigger.closed and (trigger.function_name, trigger.stream_arn) == (
+                function_name,
+                stream_arn,
+            ):
+                return trigger
+        return None
 
     def _description(self, table_name: str) -> dict[str, Any]:
         """DescribeTable's ``Table`` for a lab table (a trigger's deployment template uses it)."""

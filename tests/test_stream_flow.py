@@ -184,8 +184,9 @@ def test_latest_skips_earlier_records_and_trim_horizon_includes_them(lab, table_
     table.put_item(Item={"pk": "before-2"})
     assert len(read_until(reader, at_least(2))) == 2  # both are in the stream already
 
-    latest = lab.trigger(name, ignore, starting_position="LATEST")
-    oldest = lab.trigger(name, ignore, starting_position="TRIM_HORIZON")
+    # Two functions: one function has one mapping per stream (a second replaces the first).
+    latest = lab.trigger(name, ignore, starting_position="LATEST", function_name="latest")
+    oldest = lab.trigger(name, ignore, starting_position="TRIM_HORIZON", function_name="oldest")
     table.put_item(Item={"pk": "after"})
 
     def inserted(pk: str) -> list[Any]:

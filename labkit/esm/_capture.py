@@ -9,6 +9,7 @@ An invocation that timed out is closed: what its thread still writes (a call stu
 returning late) is dropped, and the notebook's own output is never taken for its.
 The ``logging`` module reaches the log too: while capture is on, the root logger has a handler
 that writes records in the Lambda Python runtime's format (``[LEVEL]\\tTIME\\tREQUEST_ID\\tMSG``).
+What labkit itself has to tell the learner (``say``) goes past the routers, to the notebook.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import time
 from collections.abc import Iterator
 from typing import TextIO
 
-__all__ = ["LogBuffer", "captured_output"]
+__all__ = ["LogBuffer", "captured_output", "say"]
 
 _local = threading.local()
 _lock = threading.Lock()
@@ -132,3 +133,11 @@ def captured_output(buffer: LogBuffer | None = None) -> Iterator[LogBuffer]:
                 sys.stdout, sys.stderr = _saved
                 _saved = None
                 logging.getLogger().removeHandler(_handler)
+
+
+def say(text: str) -> None:
+    """Tell the learner something (a trigger replaced, a thread still running): one line on the
+    notebook's own output, never in the log of an invocation running at that moment."""
+    with _lock:
+        out = _saved[0] if _saved is not None else sys.stdout
+    print(f"labkit: {text}", file=out, flush=True)

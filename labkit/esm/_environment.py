@@ -170,6 +170,7 @@ class ExecutionEnvironment:
         self.module: ModuleType | None = None
         self.init_ms: float | None = None  # the last cold start's init duration, until reported
         self.dead = False
+        self.busy_since: float | None = None  # time.monotonic() of the call it runs, if any
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(
             target=self._work, name=f"labkit-function-{function.function_name}", daemon=True
@@ -304,21 +305,29 @@ class EnvironmentPool:
             while self._idle:
                 env = self._idle.pop()
                 if env.version == version and not env.dead:
+                    env.busy_since = time.monotonic()
                     return env
                 env.close()
             self.cold_starts += 1
             variables = {**self.variables, **self.function.environment}
             variables.update(reserved_variables(self.function, self.region, ""))
             env = ExecutionEnvironment(self.function, variables, version)
+            env.busy_since = time.monotonic()
             self._all.append(env)
             return env
 
     def release(self, env: ExecutionEnvironment) -> None:
         with self._lock:
+            env.busy_since = None
             if env.dead:
                 env.close()
             else:
                 self._idle.append(env)
+
+    def in_flight(self) -> list[float]:
+        """When each invocation running now began (``time.monotonic()``), oldest first."""
+        with self._lock:
+            return sorted(e.busy_since for e in self._all if e.busy_since is not None)
 
     def close(self, timeout: float = 1.0) -> list[str]:
         """Close every environment; the names of worker threads still running after

@@ -37,6 +37,7 @@ __all__ = [
     "Function",
     "as_function",
     "check_handler",
+    "mapping_function_name",
 ]
 
 DEFAULT_TIMEOUT_S = 3
@@ -285,3 +286,15 @@ def as_function(
     if not _NAME.fullmatch(name):
         name = re.sub(r"[^a-zA-Z0-9_-]", "_", name)[:64] or "handler"
     return Function(name, handler)
+
+
+def mapping_function_name(handler: Function | Callable[..., Any], function_name: str | None) -> str:
+    """The name a mapping knows its function by: ``function_name`` if given, else the
+    ``Function``'s name, else the callable's ``__name__``. It names the consumer in a checkpoint
+    table, and it is what makes two mappings "of the same function": AWS allows one mapping per
+    function and event source (CreateEventSourceMapping's ResourceConflictException)."""
+    if function_name:
+        return str(function_name)
+    if isinstance(handler, Function):
+        return handler.function_name
+    return str(getattr(handler, "__name__", "handler"))

@@ -1,7 +1,14 @@
 """An event source mapping as AWS describes one: which stream feeds which function, with which
-options, and what it has done so far; the repairs and the deployment view of it.
+options, and what it has done so far; its life (start, stop, close, replaced by a newer one); the
+repairs and the deployment view of it.
 
 ``Trigger`` (``_trigger.py``) is the mapping that runs: its policy and its run loop.
+
+Stopping waits for the batch in flight, as disabling a mapping lets the invocation under way
+finish: the wait is bounded by what bounds that batch, the function's timeout (plus Lambda's
+init limit for a cold start, and a margin for the checkpoint write). If the background thread
+is still alive after that, ``stop()`` raises a ``TriggerError`` that says what still runs, and the
+trigger keeps saying ``running``: nothing is left behind silently.
 """
 
 from __future__ import annotations
@@ -10,21 +17,25 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Self
 
 from .. import _seams
+from .._errors import TriggerError
 from ._batching import ShardWork
+from ._capture import say
 from ._checkpoints import CheckpointStore, MemoryCheckpoints
-from ._environment import EnvironmentPool
-from ._function import Function, as_function
+from ._environment import INIT_LIMIT_S, EnvironmentPool
+from ._function import Function, as_function, mapping_function_name
 from ._invocations import LOG_COLUMNS, Discard, Invocation, InvocationLog, Outcome
 from ._options import TriggerConfig
 from ._poller import Poller
 from ._repair import redelivery_event, replay_event
 from ._runtime import Handler, invoke
-from ._stream import StreamReader
+from ._stream import StartingPosition, StreamReader
 
 __all__ = ["EventSourceMapping"]
+
+_AFTER_BATCH_S = 5.0  # beyond the function's own limits: the checkpoint write, a GetRecords
 
 
 class EventSourceMapping:
@@ -46,36 +57,155 @@ class EventSourceMapping:
         function_name: str | None = None,
         variables: dict[str, str] | None = None,
         describe_table: Callable[[str], dict[str, Any]] | None = None,
+        takes_over: EventSourceMapping | None = None,
     ) -> None:
         self.table_name, self.stream_arn, self.config = table_name, stream_arn, config
         self.streams, self.region, self.clock = streams, region, clock
         self.function = as_function(handler, table_name, function_name)
-        self.function_name: str = str(function_name or self.function.function_name)
-        if not isinstance(handler, Function):
-            self.function_name = str(function_name or getattr(handler, "__name__", "handler"))
+        self.function_name: str = mapping_function_name(handler, function_name)
         self.variables = dict(variables or {})  # the lab's credentials and endpoints
         # DescribeTable's "Table" for a lab table name: what a deployment template is made from
         self.describe_table = describe_table
         self.environments = EnvironmentPool(self.function, region, self.variables)
         self.destination = destination
         self.checkpoints: CheckpointStore = checkpoints or MemoryCheckpoints()
-        self.reader = StreamReader(
-            streams, stream_arn, config.starting_position, checkpoints=self.checkpoints
-        )
+        self.reader = self._reader(takes_over)
         self.history = InvocationLog()
         self.poller_errors: list[str] = []  # what went wrong in background polling
         self.closed = False
-        name = f"labkit-trigger-{table_name}"
+        self.replaced_by: str | None = None  # why it closed, if a newer trigger replaced it
+        self.replaces = takes_over is not None
+        self._poller_name = f"labkit-trigger-{table_name}"
         self._poller = Poller(
-            lambda b: self._pass(live=True, blocked=b), self.poller_errors, name=name
+            lambda b: self._pass(live=True, blocked=b),
+            self.poller_errors,
+            name=self._poller_name,
         )
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()  # lanes of one shard commit from several threads
         self._work: dict[str, ShardWork] = {}
         self._refresh_due, self._refreshed_at = True, 0.0  # read the shard list on the next pass
 
+    def _reader(self, earlier: EventSourceMapping | None) -> StreamReader:
+        """This mapping's stream reader; a replacement's goes on from where ``earlier`` was
+        (UpdateEventSourceMapping takes no StartingPosition: an updated mapping keeps its
+        place), shard by shard: after its checkpoint, or from the start of a shard it had not
+        begun, and never into a shard it had finished."""
+        if earlier is None:
+            return StreamReader(
+                self.streams,
+                self.stream_arn,
+                self.config.starting_position,
+                checkpoints=self.checkpoints,
+            )
+        for shard in earlier.reader.shards.values():
+            if shard.checkpoint is not None:
+                self.checkpoints.put(shard.shard_id, shard.checkpoint)
+        reader = StreamReader(
+            self.streams,
+            self.stream_arn,
+            StartingPosition.TRIM_HORIZON,
+            checkpoints=self.checkpoints,
+        )
+        for shard_id, shard in earlier.reader.shards.items():
+            if shard.finished and shard_id in reader.shards:
+                reader.finish(reader.shards[shard_id])
+        return reader
+
     def _pass(self, *, live: bool, blocked: set[tuple[str, int]]) -> bool:
         raise NotImplementedError  # the Trigger's run loop
+
+    # -- its life: start, stop, close -------------------------------------------------------
+    def _check_usable(self) -> None:
+        if self.replaced_by is not None:
+            raise TriggerError(
+                f"This trigger of {self.function_name!r} on {self.table_name!r} was replaced "
+                f"by a newer one ({self.replaced_by}), so it delivers nothing more.",
+                "use the trigger that the newer lab.trigger(...) call returned (re-run the "
+                "cells after it that use the trigger, such as the Tracer's).",
+            )
+        if self.closed:
+            raise TriggerError(
+                f"The trigger on {self.table_name!r} is closed.",
+                "create a new one with lab.trigger(...).",
+            )
+
+    @property
+    def stop_within_s(self) -> float:
+        """How long ``stop()`` may wait for the batch in flight: the function's timeout, plus
+        Lambda's init limit (a cold start) and a margin for the checkpoint write."""
+        return self.function.timeout + INIT_LIMIT_S + _AFTER_BATCH_S
+
+    def start(self, *, idle_sleep: float = 0.05) -> Self:
+        """Poll in the background, delivering records as they arrive, until ``stop()``; a quiet
+        trigger polls about 1/``idle_sleep`` times a second (see ``_poller``). Never a second
+        poller: one still finishing its batch after ``stop()`` is waited for first.
+
+        Introduced in notebooks/07-replication-audit-archive.ipynb.
+        """
+        self._check_usable()
+        self._refresh_due = True
+        if not self._poller.start(idle_sleep, self.stop_within_s):
+            raise self._still_running("start() did not start a second one")
+        return self
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop background polling once the batch in flight is done (its checkpoint written).
+
+        Waits at most ``timeout`` seconds, by default ``stop_within_s`` (the function's timeout
+        bounds the batch). A poller still running after that is a ``TriggerError`` saying what
+        it is doing; ``running`` then stays true until it ends.
+
+        Introduced in notebooks/01-stream-processing-flow.ipynb (the monitor's Stop button).
+        """
+        if not self._poller.stop(self.stop_within_s if timeout is None else timeout):
+            raise self._still_running("it will stop as soon as that returns")
+
+    def _still_running(self, then: str) -> TriggerError:
+        now = time.monotonic()
+        calls = self.environments.in_flight()
+        began = self._poller.pass_began
+        if calls:
+            doing = (
+                f"{len(calls)} invocation(s) of {self.function_name!r} still running, the "
+                f"oldest for {now - calls[0]:.1f} s (its timeout is {self.function.timeout} s)"
+            )
+        else:
+            doing = (
+                "no invocation, but a DynamoDB call (GetRecords, DescribeStream or a checkpoint "
+                "write) that has not answered"
+                + (f" for {now - began:.1f} s" if began is not None else "")
+            )
+        return TriggerError(
+            f"The background poller of the trigger on {self.table_name!r} (thread "
+            f"{self._poller_name!r}) is still running: {doing}; {then}.",
+            "wait and call trigger.stop() again; if DynamoDB Local does not answer, "
+            "`python -m labkit doctor` says why, and lab.close() ends the poller with it.",
+        )
+
+    def close(self, *, replaced_by: str | None = None) -> None:
+        """Stop delivering (and polling), once the batch in flight is done; in-memory
+        checkpoints go with the trigger. Its threads end with it; one that cannot (a poller
+        waiting on DynamoDB, a timed-out call blocked in C code) is named on the output."""
+        if self.closed:
+            return
+        left: list[str] = []
+        try:
+            self.stop()
+        except TriggerError as exc:
+            left.append(exc.what)
+        if self._pool is not None:
+            self._pool.shutdown(wait=not left)
+            self._pool = None
+        for name in self.environments.close(timeout=1.0):
+            left.append(
+                f"thread {name!r} is still inside a call of {self.function_name!r} that timed "
+                "out, blocked in C code (time.sleep, a socket read): it ends when that returns"
+            )
+        self.closed = True
+        self.replaced_by = replaced_by
+        for text in left:
+            say(text)
 
     @property
     def handler(self) -> Handler | str:
@@ -92,12 +222,15 @@ class EventSourceMapping:
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "running" if self.running else "open"
+        if self.replaced_by is not None:
+            state = "closed (replaced by a newer trigger of the same function)"
         errors = len(self.poller_errors)
         return (
             f"<Trigger {state}: {self.table_name} stream -> {self.function_name}, "
             f"batch_size={self.config.batch_size}, "
             f"starting_position={self.config.starting_position!r}, "
             f"{len(self.invocations)} invocation(s) so far"
+            + (", going on from the trigger it replaced" if self.replaces else "")
             + (f", {errors} poller error(s): see trigger.poller_errors" if errors else "")
             + ">"
         )

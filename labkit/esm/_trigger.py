@@ -38,8 +38,9 @@ class Trigger(EventSourceMapping):
     """A handler attached to a table's stream, with every event-source-mapping option.
 
     Made by ``lab.trigger(...)``. ``run_until_idle()`` delivers what is waiting; ``start()`` /
-    ``stop()`` poll in the background; ``log()`` is the invocation log as a table;
-    ``esm_config()`` gives the same mapping for boto3's ``create_event_source_mapping``.
+    ``stop()`` poll in the background (its life is in ``_mapping``); ``log()`` is the invocation
+    log as a table; ``esm_config()`` gives the same mapping for boto3's
+    ``create_event_source_mapping``.
 
     Introduced in notebooks/01-stream-processing-flow.ipynb.
     """
@@ -152,6 +153,8 @@ class Trigger(EventSourceMapping):
             self._refresh_due, self._refreshed_at = False, time.monotonic()
         progressed = False
         for shard in self.reader.readable():
+            if live and self._poller.stopping:
+                break  # stop(): the batches in flight are done
             work = self._work.get(shard.shard_id)
             if work is None:
                 lanes = [Lane(i) for i in range(self.config.parallelization_factor)]
@@ -173,7 +176,10 @@ class Trigger(EventSourceMapping):
 
         def drive(lane: Lane) -> str:
             outcome = "idle"
-            while (step := self._attempt(work, lane, live=live)) != "idle":
+            while (
+                not (live and self._poller.stopping)
+                and (step := self._attempt(work, lane, live=live)) != "idle"
+            ):
                 if step == "blocked" or (step == "retry" and not retry_now):
                     return "retry"  # one attempt per run or poll, then wait
                 outcome = "progress"
@@ -213,34 +219,3 @@ class Trigger(EventSourceMapping):
                 progress.update(sum(len(i.records) for i in self.invocations[seen:]))
                 seen = len(self.invocations)
         return self.invocations[first:]
-
-    def _check_usable(self) -> None:
-        if self.closed:
-            raise TriggerError(
-                f"The trigger on {self.table_name!r} is closed.",
-                "create a new one with lab.trigger(...).",
-            )
-
-    def start(self, *, idle_sleep: float = 0.05) -> Trigger:
-        """Poll in the background, delivering records as they arrive, until ``stop()``; a quiet
-        trigger polls about 1/``idle_sleep`` times a second (see ``_poller``).
-
-        Introduced in notebooks/07-replication-audit-archive.ipynb.
-        """
-        self._check_usable()
-        self._refresh_due = True
-        self._poller.start(idle_sleep)
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop background polling and wait for the poller to finish its current batch."""
-        self._poller.stop(timeout)
-
-    def close(self) -> None:
-        """Stop delivering (and polling); in-memory checkpoints go with the trigger."""
-        self.stop()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
-        self.environments.close(timeout=0)
-        self.closed = True

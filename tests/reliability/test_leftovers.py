@@ -281,8 +281,10 @@ def test_reset_stops_the_threads_of_the_triggers_it_closes(lab, table_name):
     try:
         name = table_name("orders")
         put(other.create_table(name), "a", "b", "c", "d")
-        other.trigger(name, lambda e, c: None).start()
-        parallel = other.trigger(name, lambda e, c: None, batch_size=1, parallelization_factor=4)
+        other.trigger(name, lambda e, c: None, function_name="polling").start()
+        parallel = other.trigger(
+            name, lambda e, c: None, batch_size=1, parallelization_factor=4, function_name="lanes"
+        )
         parallel.run_until_idle()
         assert labkit_threads()
 
