@@ -53,6 +53,12 @@ a send error to that loop, whose checks in ``botocore/retryhandler.py`` and
 ``botocore/retries/standard.py`` retry only connection errors), so the refusal is raised once,
 unchanged. It also wraps ``botocore.httpsession.URLLib3Session.send``, which the credential
 fetchers of the instance metadata service and containers call directly.
+
+The same wrapper is the one place where labkit can see what a function's code sends, whatever
+client it made: ``watching(watcher)`` has ``watcher(service, operation, request_dict,
+response)`` called after each request the guard let through (the event source mapping uses it
+to notice a function writing to its own source table: ``esm/_loops.py``). The wrapper is
+installed while a redirect is active or a watcher is registered, and removed when neither is.
 """
 
 from __future__ import annotations
@@ -61,7 +67,8 @@ import functools
 import ipaddress
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlparse, urlsplit
 
@@ -71,7 +78,15 @@ from botocore.httpsession import URLLib3Session
 
 from .._errors import AWSRequestRefusedError
 
-__all__ = ["SdkRedirect", "active_redirects", "check_request", "is_loopback", "redirect"]
+__all__ = [
+    "SdkRedirect",
+    "Watcher",
+    "active_redirects",
+    "check_request",
+    "is_loopback",
+    "redirect",
+    "watching",
+]
 
 # The variables the redirect sets; {endpoint}, {region}, {key}, {secret} are filled in.
 _SET = {
@@ -116,6 +131,10 @@ _active: list[SdkRedirect] = []
 # The hosts the guard lets through besides loopback, or None when no redirect is active. Read
 # without the lock on every request (it is replaced whole, never changed in place).
 _allowed: frozenset[str] | None = None
+# (endpoint prefix such as "dynamodb", operation name, request_dict, (http response, parsed))
+Watcher = Callable[[str | None, str, dict[str, Any], Any], None]
+_watch_counts: dict[Watcher, int] = {}
+_watchers: tuple[Watcher, ...] = ()  # read without the lock on every request: replaced whole
 
 
 @functools.lru_cache(maxsize=256)
@@ -172,7 +191,7 @@ class SdkRedirect:
                 _apply(self.saved)
                 boto3.DEFAULT_SESSION = self.saved_default_session
             _update_allowed()
-            if not _active:
+            if not _active and not _watch_counts:
                 _uninstall_guard()
 
 
@@ -206,6 +225,29 @@ def redirect(endpoint_url: str, region: str, credentials: Mapping[str, str]) -> 
         _update_allowed()
         _install_guard()
     return sdk
+
+
+@contextmanager
+def watching(watcher: Watcher) -> Iterator[None]:
+    """While the block runs, call ``watcher(service, operation, request_dict, response)`` after
+    every request a botocore client sends (one the guard refused is never sent, nor watched).
+    The same watcher registered by several threads at once is called once per request. A
+    watcher must be quick and must not raise: it runs inside the caller's request."""
+    global _watchers
+    with _lock:
+        _watch_counts[watcher] = _watch_counts.get(watcher, 0) + 1
+        _watchers = tuple(_watch_counts)
+        _install_guard()
+    try:
+        yield
+    finally:
+        with _lock:
+            _watch_counts[watcher] -= 1
+            if not _watch_counts[watcher]:
+                del _watch_counts[watcher]
+            _watchers = tuple(_watch_counts)
+            if not _active and not _watch_counts:
+                _uninstall_guard()
 
 
 def active_redirects() -> list[SdkRedirect]:
@@ -286,8 +328,12 @@ _original_session_send = URLLib3Session.send
 
 
 def _guarded_make_request(self: Endpoint, operation_model: Any, request_dict: Any) -> Any:
-    check_request(request_dict.get("url") or self.host, getattr(self, "_endpoint_prefix", None))
-    return _original_make_request(self, operation_model, request_dict)
+    service = getattr(self, "_endpoint_prefix", None)
+    check_request(request_dict.get("url") or self.host, service)
+    response = _original_make_request(self, operation_model, request_dict)
+    for watcher in _watchers:
+        watcher(service, operation_model.name, request_dict, response)
+    return response
 
 
 def _guarded_session_send(self: URLLib3Session, request: Any) -> Any:

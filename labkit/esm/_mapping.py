@@ -13,11 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .. import _seams
+from .._errors import DeployError
 from ._batching import ShardWork
 from ._checkpoints import CheckpointStore, MemoryCheckpoints
 from ._environment import EnvironmentPool
-from ._function import Function, as_function
+from ._function import Function, as_function, check_mapping_function_name
 from ._invocations import LOG_COLUMNS, Discard, Invocation, InvocationLog, Outcome
+from ._loops import LoopDetector
 from ._options import TriggerConfig
 from ._poller import Poller
 from ._repair import redelivery_event, replay_event
@@ -57,6 +59,7 @@ class EventSourceMapping:
         # DescribeTable's "Table" for a lab table name: what a deployment template is made from
         self.describe_table = describe_table
         self.environments = EnvironmentPool(self.function, region, self.variables)
+        self.loops = LoopDetector(table_name, self.function_name)  # a self-feeding function
         self.destination = destination
         self.checkpoints: CheckpointStore = checkpoints or MemoryCheckpoints()
         self.reader = StreamReader(
@@ -138,9 +141,18 @@ class EventSourceMapping:
 
         Introduced in notebooks/11-from-the-lab-to-aws.ipynb.
         """
+        name = function_name or self.function_name
+        if (why := check_mapping_function_name(name)) is not None:
+            given = "function_name" if function_name else "The trigger's function name"
+            raise DeployError(
+                f"{given} {name!r} is not a FunctionName that CreateEventSourceMapping accepts: "
+                f"{why}. AWS would refuse the mapping (botocore does not check it first).",
+                "pass the name your function has on AWS: trigger.esm_config('order-totals') "
+                "(1 to 64 letters, digits, '-' and '_'), or its ARN.",
+            )
         return self.config.esm_kwargs(
             stream_arn=stream_arn or self.stream_arn,
-            function_name=function_name or self.function_name,
+            function_name=name,
             destination_arn=destination_arn,
         )
 

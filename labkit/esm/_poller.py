@@ -6,7 +6,8 @@ came, at least 1 ms and at most ``idle_sleep`` seconds: records come in bursts, 
 it polls often and a record waits a few ms; after half a second of quiet (with idle_sleep=0.05) it
 is at idle_sleep. A failing batch (or a failing poll) is retried after a pause that doubles up to
 ``idle_sleep``. A poll that raises is kept in ``errors`` (once per distinct message), never
-silently dropped, and polling goes on.
+silently dropped, and polling goes on, except after a ``RecursiveLoopError``: the trigger has
+stopped a function that feeds its own stream (``_loops``), and the poller ends.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+
+from .._errors import RecursiveLoopError
 
 __all__ = ["IDLE_PAUSE_FRACTION", "Poller"]
 
@@ -59,6 +62,8 @@ class Poller:
                 message = f"{type(exc).__name__}: {exc}"
                 if not self.errors or self.errors[-1] != message:
                     self.errors.append(message)
+                if isinstance(exc, RecursiveLoopError):
+                    break  # the trigger stopped a self-feeding function: stop polling too
             now = time.monotonic()
             if blocked or failed:
                 pause = min(max(pause * 2, 0.001), idle_sleep)
