@@ -15,10 +15,12 @@ Every error a learner can meet says *what happened*, *why*, and *what to do*::
     ├── TableError                    a table could not be made or used
     │   ├── InvalidTableNameError
     │   ├── TableExistsError
-    │   └── StreamNotEnabledError
+    │   ├── StreamNotEnabledError
+    │   └── InvalidItemError          an item holds a value DynamoDB cannot store
     ├── FunctionError                 a function (code, handler, environment, limits) is invalid
     ├── TriggerError                  a trigger was set up or used wrongly
     │   ├── InvalidTriggerOptionError
+    │   ├── RecursiveLoopError        the function keeps feeding its own stream: stopped
     │   └── DeployError               a trigger cannot be turned into an AWS deployment
     ├── TraceError                    the tracer was used out of order
     └── QuizError                     a quiz file is malformed
@@ -37,12 +39,14 @@ __all__ = [
     "DynamoDBLocalNotFoundError",
     "EndpointUnreachableError",
     "FunctionError",
+    "InvalidItemError",
     "InvalidTableNameError",
     "InvalidTriggerOptionError",
     "JavaNotFoundError",
     "LabError",
     "PortInUseError",
     "QuizError",
+    "RecursiveLoopError",
     "SetupError",
     "StreamNotEnabledError",
     "TableError",
@@ -149,6 +153,14 @@ class StreamNotEnabledError(TableError):
     """The table has no stream, so nothing can be read or triggered from it."""
 
 
+class InvalidItemError(TableError):
+    """An item holds a value DynamoDB cannot store (a float, a number out of DynamoDB's range or
+    precision); nothing was written.
+
+    Introduced in notebooks/01-stream-processing-flow.ipynb.
+    """
+
+
 class FunctionError(LabError):
     """A function's definition is invalid: its handler, code, environment or limits."""
 
@@ -159,6 +171,29 @@ class TriggerError(LabError):
 
 class InvalidTriggerOptionError(TriggerError):
     """An event-source-mapping option is outside the range AWS accepts."""
+
+
+class RecursiveLoopError(TriggerError):
+    """A function kept writing to the table whose stream invokes it, in response to records it
+    had written itself: a loop that never ends. The lab stopped the trigger before its next
+    invocation; the records waiting in the stream are kept.
+
+    ``function_name``, ``table_name`` and ``generations`` say which loop, and how deep it got.
+    """
+
+    def __init__(
+        self,
+        what: str,
+        fix: str,
+        *,
+        function_name: str = "",
+        table_name: str = "",
+        generations: int = 0,
+    ) -> None:
+        super().__init__(what, fix)
+        self.function_name = function_name
+        self.table_name = table_name
+        self.generations = generations
 
 
 class TraceError(LabError):

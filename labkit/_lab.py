@@ -33,6 +33,7 @@ from ._errors import (
     TableExistsError,
     TriggerError,
 )
+from ._items import check_items, item_key
 from ._names import check_table_name
 from .backend._connect import (
     CREDENTIALS,
@@ -52,7 +53,13 @@ from .backend._server import LocalServer, check_port
 from .esm._capture import say
 from .esm._checkpoints import TableCheckpoints
 from .esm._events import StreamViewType
-from .esm._function import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, Function, mapping_function_name
+from .esm._function import (
+    DEFAULT_MEMORY_MB,
+    DEFAULT_TIMEOUT_S,
+    Function,
+    check_function_name,
+    mapping_function_name,
+)
 from .esm._options import TriggerConfig
 from .esm._trigger import Trigger
 
@@ -317,7 +324,8 @@ class Lab:
         return str(desc["LatestStreamArn"])
 
     def items(self, table_name: str) -> list[dict[str, Any]]:
-        """Every item of a (small) table, as Python values, in key order."""
+        """Every item of a (small) table, as Python values, in key order (numbers in numeric
+        order, binary keys as bytes)."""
         table = self.table(table_name)
         if not self._exists(table.table_name):
             raise TableError(
@@ -338,13 +346,16 @@ class Lab:
             {**{k: i[k] for k in keys if k in i}, **{k: i[k] for k in sorted(i) if k not in keys}}
             for i in items
         ]
-        return sorted(ordered, key=lambda item: tuple(str(item.get(k)) for k in keys))
+        # in key order as DynamoDB compares keys: numbers as numbers, binary as bytes
+        return sorted(ordered, key=lambda item: item_key(item, keys))
 
     def put_items(self, table_name: str, items: Iterable[dict[str, Any]]) -> int:
         """Write many items at once with boto3's batch writer; returns how many were written.
 
         Each item is one PutItem in a ``BatchWriteItem`` of up to 25 (the batch writer resends
         unprocessed items), so the stream gets one record per item that changed, as on AWS.
+        A value DynamoDB cannot store (a float, a number out of its range) is an
+        ``InvalidItemError`` before anything is written.
         Thousands of items show a progress bar (only when the call takes over two seconds).
 
         Introduced in notebooks/01-stream-processing-flow.ipynb.
@@ -357,6 +368,7 @@ class Lab:
                 f"{next(type(i).__name__ for i in items if not isinstance(i, dict))}.",
                 'pass a list of dicts such as [{"pk": "order-1", "status": "new"}].',
             )
+        check_items(items, f"put_items({table_name!r}, ...)")  # before anything is written
         try:
             with (
                 _seams.Progress(
@@ -525,6 +537,8 @@ class Lab:
         check_table_name(table_name, "table to trigger on")
         if checkpoint_table is not None:
             check_table_name(checkpoint_table, "checkpoint_table name")
+        if function_name is not None:
+            check_function_name(function_name, "function_name=")
         config = TriggerConfig(
             batch_size=batch_size,
             starting_position=starting_position,
@@ -541,16 +555,13 @@ class Lab:
         stream_arn = self.stream_arn(table_name)
         destination = None
         if config.destination is not None:
-            if not self._exists(config.destination):
-                raise TriggerError(
-                    f"The on-failure destination table {config.destination!r} does not exist.",
-                    f"create it first: lab.create_table({config.destination!r}, stream=None).",
-                )
-            destination = self.table(config.destination)
+            destination = self._destination(config.destination, table_name)
         name = mapping_function_name(handler, function_name)
         checkpoints = None
         if checkpoint_table is not None:
-            if not self._exists(checkpoint_table):
+            if self._exists(checkpoint_table):
+                self._check_checkpoint_table(checkpoint_table)
+            else:
                 self._create_checkpoint_table(checkpoint_table)
             checkpoints = TableCheckpoints(
                 self.dynamodb, self.name(checkpoint_table), consumer=name, stream_arn=stream_arn
@@ -608,6 +619,54 @@ class Lab:
                 return False
             raise self._translate(exc, f"describing table {table_name!r}") from exc
         return True
+
+    def _keys(self, table_name: str) -> list[tuple[str, str]]:
+        """The table's key attributes (hash key first) with their types, ``("pk", "S")``."""
+        desc = self._description(table_name)
+        types = {d["AttributeName"]: d["AttributeType"] for d in desc["AttributeDefinitions"]}
+        return [(k["AttributeName"], types.get(k["AttributeName"], "?")) for k in desc["KeySchema"]]
+
+    def _destination(self, name: str, source: str) -> Any:
+        """The on-failure destination table, checked now rather than when a batch is discarded
+        mid-run: not the source itself, existing, keyed by strings."""
+        example = "lab.create_table('failures', stream=None)"
+        if self.name(name) == self.name(source):
+            raise TriggerError(
+                f"destination_config sends failure documents to {name!r}, the very table this "
+                "trigger reads: each document stored there is a new stream record for the same "
+                "function, whose failure stores another document, and so on without end.",
+                f"give the failure documents a table of their own: {example}, then "
+                "destination_config={'OnFailure': {'Destination': 'failures'}}.",
+            )
+        if not self._exists(name):
+            raise TriggerError(
+                f"The on-failure destination table {name!r} does not exist.",
+                f"create it first: lab.create_table({name!r}, stream=None).",
+            )
+        wrong = [(k, t) for k, t in self._keys(name) if t != "S"]
+        if wrong:
+            shown = ", ".join(f"{k!r} of type {t}" for k, t in wrong)
+            raise TriggerError(
+                f"The on-failure destination {name!r} has the key {shown}, but a failure "
+                "document is stored under text keys (shard, sequence number and request id; "
+                "the time for a sort key), so storing the first one would fail mid-run.",
+                f"use a table with string keys as the destination, such as {example} (its "
+                "key 'pk' is a string).",
+            )
+        return self.table(name)
+
+    def _check_checkpoint_table(self, name: str) -> None:
+        keys = self._keys(name)
+        if keys != [("leaseKey", "S")]:
+            shown = ", ".join(f"{k!r} ({t})" for k, t in keys)
+            raise TableError(
+                f"checkpoint_table={name!r} names an existing table keyed by {shown}, but a "
+                "trigger keeps its checkpoints under the key 'leaseKey' (a string), so it "
+                "could neither read nor write them there.",
+                "name a table of its own for the checkpoints (labkit creates it), such as "
+                "checkpoint_table='orders_checkpoints'; an existing one works only if a "
+                "trigger made it.",
+            )
 
     def _create_checkpoint_table(self, name: str) -> None:
         name = self.name(name)

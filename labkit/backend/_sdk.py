@@ -59,6 +59,12 @@ A redirect to a DynamoDB Local that labkit started carries that server's ``Serve
 ``URLLib3Session.send``), gives the call the lab's read timeout, and turns a network error of the
 finished call (in ``Endpoint.make_request``) into ``BackendStoppedError``, as on the lab's own
 clients.
+
+The same wrapper is the one place where labkit can see what a function's code sends, whatever
+client it made: ``watching(watcher)`` has ``watcher(service, operation, request_dict,
+response)`` called after each request the guard let through (the event source mapping uses it
+to notice a function writing to its own source table: ``esm/_loops.py``). The wrapper is
+installed while a redirect is active or a watcher is registered, and removed when neither is.
 """
 
 from __future__ import annotations
@@ -67,7 +73,8 @@ import functools
 import ipaddress
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse, urlsplit
 
@@ -80,7 +87,15 @@ from .._errors import AWSRequestRefusedError
 if TYPE_CHECKING:
     from ._health import ServerWatch
 
-__all__ = ["SdkRedirect", "active_redirects", "check_request", "is_loopback", "redirect"]
+__all__ = [
+    "SdkRedirect",
+    "Watcher",
+    "active_redirects",
+    "check_request",
+    "is_loopback",
+    "redirect",
+    "watching",
+]
 
 # The variables the redirect sets; {endpoint}, {region}, {key}, {secret} are filled in.
 _SET = {
@@ -127,6 +142,10 @@ _active: list[SdkRedirect] = []
 _allowed: frozenset[str] | None = None
 # (host, port) of a redirect's DynamoDB Local -> its watch; replaced whole, like _allowed.
 _watched: dict[tuple[str, int | None], ServerWatch] = {}
+# (endpoint prefix such as "dynamodb", operation name, request_dict, (http response, parsed))
+Watcher = Callable[[str | None, str, dict[str, Any], Any], None]
+_watch_counts: dict[Watcher, int] = {}
+_watchers: tuple[Watcher, ...] = ()  # read without the lock on every request: replaced whole
 
 
 @functools.lru_cache(maxsize=256)
@@ -191,7 +210,7 @@ class SdkRedirect:
                 _apply(self.saved)
                 boto3.DEFAULT_SESSION = self.saved_default_session
             _update_allowed()
-            if not _active:
+            if not _active and not _watch_counts:
                 _uninstall_guard()
 
 
@@ -233,6 +252,29 @@ def redirect(
         _update_allowed()
         _install_guard()
     return sdk
+
+
+@contextmanager
+def watching(watcher: Watcher) -> Iterator[None]:
+    """While the block runs, call ``watcher(service, operation, request_dict, response)`` after
+    every request a botocore client sends (one the guard refused is never sent, nor watched).
+    The same watcher registered by several threads at once is called once per request. A
+    watcher must be quick and must not raise: it runs inside the caller's request."""
+    global _watchers
+    with _lock:
+        _watch_counts[watcher] = _watch_counts.get(watcher, 0) + 1
+        _watchers = tuple(_watch_counts)
+        _install_guard()
+    try:
+        yield
+    finally:
+        with _lock:
+            _watch_counts[watcher] -= 1
+            if not _watch_counts[watcher]:
+                del _watch_counts[watcher]
+            _watchers = tuple(_watch_counts)
+            if not _active and not _watch_counts:
+                _uninstall_guard()
 
 
 def active_redirects() -> list[SdkRedirect]:
@@ -329,18 +371,23 @@ _original_session_send = URLLib3Session.send
 
 
 def _guarded_make_request(self: Endpoint, operation_model: Any, request_dict: Any) -> Any:
+    service = getattr(self, "_endpoint_prefix", None)
     url = request_dict.get("url") or self.host
-    check_request(url, getattr(self, "_endpoint_prefix", None))
+    check_request(url, service)
     watch = _watch_for(url)
     if watch is None:
-        return _original_make_request(self, operation_model, request_dict)
-    watch.cap_read_timeout(request_dict.get("context"))
-    try:
-        return _original_make_request(self, operation_model, request_dict)
-    except Exception as exc:
-        if (error := watch.translate(exc, getattr(operation_model, "name", ""))) is not None:
-            raise error from exc
-        raise
+        response = _original_make_request(self, operation_model, request_dict)
+    else:
+        watch.cap_read_timeout(request_dict.get("context"))
+        try:
+            response = _original_make_request(self, operation_model, request_dict)
+        except Exception as exc:
+            if (error := watch.translate(exc, getattr(operation_model, "name", ""))) is not None:
+                raise error from exc
+            raise
+    for watcher in _watchers:
+        watcher(service, operation_model.name, request_dict, response)
+    return response
 
 
 def _guarded_session_send(self: URLLib3Session, request: Any) -> Any:

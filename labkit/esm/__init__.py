@@ -6,7 +6,8 @@ Rooms: ``_stream`` (the stream reader, sole owner of shard state), ``_checkpoint
 and ranges); ``_intake`` (reading shards into lanes); ``_batching`` (lanes, batches, tumbling
 windows, the 6 MB payload); ``_function`` (a function as Lambda has one), ``_environment``
 (its execution environments: cold and warm starts, variables, timeouts) and ``_runtime``
-(invoking it, its logs, judging its response; with ``_capture``); ``_mapping`` and ``_trigger``
+(invoking it, its logs, judging its response; with ``_capture``); ``_loops`` (a function that
+feeds its own stream, noticed and stopped); ``_mapping`` and ``_trigger``
 (what a mapping is and did; its policy and run loop); ``_poller`` (the background thread);
 ``_invocations`` and ``_failures`` (what happened, AWS's failure document); ``_repair`` (replay
 and redelivery); ``_deploy`` (the function's package and create_function arguments, esm_config

@@ -41,6 +41,7 @@ class Entry:
     raw: dict[str, Any] | None = None  # as GetRecords gave it: a fresh copy for each attempt
     delivered: bool = False
     _size: int | None = None
+    order: int = 0  # when its GetRecords returned (``_loops.READ_ORDER``)
 
     def for_delivery(self, stream_arn: str) -> dict[str, Any]:
         """The record for an attempt. Lambda serialises a new event for every attempt, so a
@@ -194,6 +195,7 @@ class ShardWork:
     # reader's notices (trimmed records) that go on the first of them.
     buffer: deque[dict[str, Any]] = field(default_factory=deque)
     notices: tuple[str, ...] = ()
+    read_order: int = 0  # when the read that filled the buffer returned (``_loops``)
 
     @property
     def busy(self) -> bool:

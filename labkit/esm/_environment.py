@@ -37,6 +37,7 @@ from typing import Any
 
 from ._capture import LogBuffer, captured_output
 from ._function import Function
+from ._loops import Write, recording
 
 __all__ = [
     "INIT_LIMIT_S",
@@ -143,6 +144,7 @@ class Job:
     init_error: BaseException | None = None
     duration_ms: float | None = None  # the handler's own time, measured in its thread
     hold: _Hold | None = None  # its variables in os.environ, while it runs
+    writes: list[Write] = field(default_factory=list)  # what the handler wrote to DynamoDB
 
     def end(self) -> None:
         """Give up on a call that timed out: its log takes no more lines, and its variables
@@ -238,7 +240,8 @@ class ExecutionEnvironment:
                     job.initialised.set()
                     began = time.perf_counter()
                     try:
-                        job.result = self.handler(job.event, job.context)
+                        with recording(job.writes):
+                            job.result = self.handler(job.event, job.context)
                         job.check(job.result)
                     finally:
                         job.duration_ms = (time.perf_counter() - began) * 1000

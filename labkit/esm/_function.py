@@ -19,6 +19,7 @@ Introduced in notebooks/01-stream-processing-flow.ipynb.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import inspect
 import os
@@ -28,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import botocore.session
+
 from .._errors import FunctionError, TriggerError
 
 __all__ = [
@@ -36,7 +39,9 @@ __all__ = [
     "RESERVED_VARIABLES",
     "Function",
     "as_function",
+    "check_function_name",
     "check_handler",
+    "check_mapping_function_name",
     "mapping_function_name",
 ]
 
@@ -126,12 +131,7 @@ class Function:
     description: str = ""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.function_name, str) or not _NAME.fullmatch(self.function_name):
-            raise FunctionError(
-                f"{self.function_name!r} is not a function name Lambda accepts: 1 to 64 letters, "
-                "digits, '-' and '_'.",
-                "choose a name such as 'replicate-orders' or 'count_orders'.",
-            )
+        check_function_name(self.function_name)
         object.__setattr__(self, "timeout", _whole("timeout", self.timeout, 1, 900, 3, "seconds"))
         object.__setattr__(
             self, "memory_size", _whole("memory_size", self.memory_size, 128, 10_240, 128, "MB")
@@ -256,6 +256,46 @@ class Function:
                     stat = entry.stat()
                     found.append(f"{entry.path}:{stat.st_size}:{stat.st_mtime_ns}")
         return hashlib.sha256("\n".join(sorted(found)).encode()).hexdigest()
+
+
+def check_function_name(name: object, role: str = "") -> str:
+    """A function's own name, as CreateFunction takes it: 1 to 64 of ``a-z A-Z 0-9 - _``."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise FunctionError(
+            f"{role}{name!r} is not a function name Lambda accepts: 1 to 64 letters, digits, "
+            "'-' and '_'.",
+            "choose a name such as 'replicate-orders' or 'count_orders'.",
+        )
+    return name
+
+
+@functools.cache
+def _mapping_function_name() -> tuple[re.Pattern[str], int]:
+    """CreateEventSourceMapping's FunctionName rule, from botocore's own Lambda model
+    (botocore/data/lambda/2015-03-31/service-2.json, shape ``NamespacedFunctionName``: a name,
+    a partial ARN or an ARN, optionally with a version or alias; max 256). botocore does not
+    enforce a pattern before sending, so labkit does."""
+    model = botocore.session.get_session().get_service_model("lambda")
+    shape = model.operation_model("CreateEventSourceMapping").input_shape.members["FunctionName"]
+    return re.compile(shape.metadata["pattern"]), int(shape.metadata.get("max", 256))
+
+
+def check_mapping_function_name(name: object) -> str | None:
+    """Why AWS would refuse ``name`` as CreateEventSourceMapping's ``FunctionName``, or None.
+
+    The pattern and length are botocore's model's; the Lambda API Reference adds, for the same
+    parameter: "If you specify only the function name, it's limited to 64 characters in
+    length" (CreateEventSourceMapping, Request Parameters, FunctionName)."""
+    pattern, longest = _mapping_function_name()
+    if not isinstance(name, str) or not name:
+        return "it is not a non-empty string"
+    if not pattern.fullmatch(name):
+        return f"it does not match the pattern Lambda checks ({pattern.pattern})"
+    if len(name) > longest:
+        return f"it is longer than {longest} characters"
+    if ":" not in name and len(name) > 64:
+        return "a function name alone is limited to 64 characters"
+    return None
 
 
 def check_handler(handler: object, table_name: str) -> None:

@@ -12,6 +12,7 @@ import zlib
 from collections.abc import Callable
 
 from ._batching import Entry, ShardWork
+from ._loops import READ_ORDER
 from ._options import TriggerConfig
 from ._records import key_of, shape
 from ._stream import StreamReader
@@ -51,6 +52,7 @@ def fill(
                 work.exhausted = True
                 break
             work.buffer.extend(read)
+            work.read_order = next(READ_ORDER)
             work.notices = (*work.notices, *reader.take_notices())
             caught_up = len(read) < READ_LIMIT
         now = clock()
@@ -61,6 +63,7 @@ def fill(
             created = float(shaped["dynamodb"].get("ApproximateCreationDateTime", now))
             sequence = shaped["dynamodb"]["SequenceNumber"]
             entry = Entry(shaped, sequence, now, created, notes=notes, raw=raw)
+            entry.order = work.read_order
             work.entries.append(entry)
             if config.filters is not None and not config.filters.matches(shaped):
                 entry.done = True  # never delivered, checkpointed all the same

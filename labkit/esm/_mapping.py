@@ -20,13 +20,19 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Self
 
 from .. import _seams
-from .._errors import TriggerError
+from .._errors import DeployError, TriggerError
 from ._batching import ShardWork
 from ._capture import say
 from ._checkpoints import CheckpointStore, MemoryCheckpoints
 from ._environment import INIT_LIMIT_S, EnvironmentPool
-from ._function import Function, as_function, mapping_function_name
+from ._function import (
+    Function,
+    as_function,
+    check_mapping_function_name,
+    mapping_function_name,
+)
 from ._invocations import LOG_COLUMNS, Discard, Invocation, InvocationLog, Outcome
+from ._loops import LoopDetector
 from ._options import TriggerConfig
 from ._poller import Poller
 from ._repair import redelivery_event, replay_event
@@ -67,6 +73,7 @@ class EventSourceMapping:
         # DescribeTable's "Table" for a lab table name: what a deployment template is made from
         self.describe_table = describe_table
         self.environments = EnvironmentPool(self.function, region, self.variables)
+        self.loops = LoopDetector(table_name, self.function_name)  # a self-feeding function
         self.destination = destination
         self.checkpoints: CheckpointStore = checkpoints or MemoryCheckpoints()
         self.reader = self._reader(takes_over)
@@ -271,9 +278,18 @@ class EventSourceMapping:
 
         Introduced in notebooks/11-from-the-lab-to-aws.ipynb.
         """
+        name = function_name or self.function_name
+        if (why := check_mapping_function_name(name)) is not None:
+            given = "function_name" if function_name else "The trigger's function name"
+            raise DeployError(
+                f"{given} {name!r} is not a FunctionName that CreateEventSourceMapping accepts: "
+                f"{why}. AWS would refuse the mapping (botocore does not check it first).",
+                "pass the name your function has on AWS: trigger.esm_config('order-totals') "
+                "(1 to 64 letters, digits, '-' and '_'), or its ARN.",
+            )
         return self.config.esm_kwargs(
             stream_arn=stream_arn or self.stream_arn,
-            function_name=function_name or self.function_name,
+            function_name=name,
             destination_arn=destination_arn,
         )
 

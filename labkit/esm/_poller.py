@@ -7,7 +7,9 @@ it polls often and a record waits a few ms; after half a second of quiet (with i
 is at idle_sleep. A failing batch (or a failing poll) is retried after a pause that doubles up to
 ``idle_sleep``. A poll that raises is kept in ``errors`` (once per distinct message), never
 silently dropped, and polling goes on, unless DynamoDB Local stopped (``BackendStoppedError``):
-then nothing can be read any more, so the thread records that and ends.
+then nothing can be read any more, so the thread records that and ends; or after a
+``RecursiveLoopError``: the trigger has stopped a function that feeds its own stream
+(``_loops``), and the poller ends.
 
 There is never more than one thread. ``stop()`` asks the pass to end after the batch in flight
 (the trigger's run loop looks at ``stopping`` between batches) and waits for the thread, up to
@@ -21,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from .._errors import BackendStoppedError
+from .._errors import BackendStoppedError, RecursiveLoopError
 
 __all__ = ["IDLE_PAUSE_FRACTION", "Poller"]
 
@@ -81,9 +83,9 @@ class Poller:
                 message = f"{type(exc).__name__}: {exc}"
                 if not self.errors or self.errors[-1] != message:
                     self.errors.append(message)
-                if isinstance(exc, BackendStoppedError):
+                if isinstance(exc, BackendStoppedError | RecursiveLoopError):
                     self.pass_began = None
-                    return  # the server is gone: polling on would only spin
+                    return  # the server is gone, or the function feeds itself: stop
             finally:
                 self.pass_began = None
             now = time.monotonic()

@@ -22,6 +22,7 @@ from typing import Any
 from ._capture import LogBuffer
 from ._environment import INIT_LIMIT_S, EnvironmentPool, Job, process_mb
 from ._invocations import Outcome
+from ._loops import Write
 
 __all__ = [
     "PAYLOAD_LIMIT",
@@ -88,6 +89,7 @@ class Response:
     duration_ms: float
     request_id: str
     cold_start: bool = False
+    writes: tuple[Write, ...] = ()  # what the handler wrote to DynamoDB (``_loops``)
 
 
 class _Unmarshallable(Exception):
@@ -192,7 +194,7 @@ def invoke(pool: EnvironmentPool, event: dict[str, Any]) -> Response:
         f"Max Memory Used: {used} MB{init}{status}",
     ]
     result = job.result if finished and error is None else None
-    return Response(result, error, tuple(logs), took, request_id, cold)
+    return Response(result, error, tuple(logs), took, request_id, cold, tuple(job.writes))
 
 
 def _is_empty_response(result: Any) -> bool:

@@ -60,7 +60,9 @@ class Trigger(EventSourceMapping):
                 lane.pending.popleft()
             return "progress"
         event = lane.event(batch, self.config, work.shard.shard_id, self.stream_arn)
+        self.loops.check(batch.entries, self.function)  # a self-feeding function stops here
         response = invoke(self.environments, event)
+        self.loops.after(batch.entries, response.writes)
         outcome, reason, good = judge(
             response,
             batch.sequence_numbers,

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -57,6 +58,7 @@ from ._display import LabTable, lab_table
 __all__ = ["CaseResult", "CheckResult", "Exercise", "check", "load_exercise"]
 
 EXERCISES = Path(__file__).resolve().parents[2] / "notebooks" / "exercises"
+_EXERCISE_ID = re.compile(r"[0-9]{2}-[a-z0-9]+(-[a-z0-9]+)*")  # "04-keep-new-orders"
 _KINDS = ("transform", "filter", "handler", "iterator")
 _OPS = ("put", "update", "delete")
 _CASE_KEYS = {"name", "writes", "expect", "hint"}
@@ -222,6 +224,14 @@ def load_exercise(exercise_id: str) -> Exercise:
             f"lk.check() needs an exercise id, not {exercise_id!r}.",
             'pass the id shown in the lesson, like lk.check("04-keep-new-orders", answer).',
         )
+    if not _EXERCISE_ID.fullmatch(exercise_id):
+        # a plain id only: "../quizzes/x" or an absolute path would read outside the folder
+        raise QuizError(
+            f"{exercise_id!r} is not an exercise id: an id is the lesson's number and a "
+            "lowercase-kebab name, like '04-keep-new-orders', and names a file in "
+            f"{EXERCISES} (no folders, no '.json').",
+            "pass the id shown in the lesson, like lk.check('04-keep-new-orders', answer).",
+        )
     path = EXERCISES / f"{exercise_id}.json"
     if not path.is_file():
         known = sorted(p.stem for p in EXERCISES.glob("*.json"))
@@ -230,7 +240,7 @@ def load_exercise(exercise_id: str) -> Exercise:
             f"use one of: {', '.join(known) or '(none yet)'}.",
         )
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
     except ValueError as exc:
         raise QuizError(f"{path} is not valid JSON ({exc}).", "fix the file's JSON.") from exc
     return Exercise.from_dict(data, str(path))

@@ -6,8 +6,9 @@ import html
 from typing import Any
 
 import pandas as pd
+from boto3.dynamodb.types import Binary
 
-__all__ = ["LabTable", "lab_table"]
+__all__ = ["LabTable", "lab_table", "value_text"]
 
 # Styles sit on each element, not in a <style> block: JupyterLab drops <style> blocks from the
 # outputs of a notebook it does not trust (any notebook just opened), but keeps inline styles.
@@ -19,8 +20,18 @@ _CELL = (
 _HEAD = _CELL + ";overflow-wrap:normal;font-weight:bold;border-bottom:2px solid #888"
 
 
+def value_text(value: Any) -> str:
+    """A value as short text: ``str()``, except binary (boto3's ``Binary``, whose ``str()``
+    fails, and ``bytes``), shown as Python writes bytes: ``b'\\x01\\x02'``."""
+    if isinstance(value, Binary):
+        value = value.value
+    if isinstance(value, bytes | bytearray):
+        return repr(bytes(value))
+    return "" if value is None else str(value)
+
+
 def _text(value: Any) -> str:
-    return html.escape("" if value is None else str(value))  # cell text is text, not HTML
+    return html.escape(value_text(value))  # cell text is text, not HTML
 
 
 class LabTable(pd.DataFrame):
@@ -55,8 +66,12 @@ class LabTable(pd.DataFrame):
         )
 
     def __repr__(self) -> str:
+        shown = pd.DataFrame(self)
+        binary = Binary | bytes | bytearray  # pandas' own str() of a Binary raises
+        if any(isinstance(v, binary) for row in self.itertuples(index=False) for v in row):
+            shown = shown.map(lambda v: value_text(v) if isinstance(v, binary) else v)
         with pd.option_context("display.max_colwidth", None, "display.width", 200):
-            return str(self.to_string(index=self._labelled()))
+            return str(shown.to_string(index=self._labelled()))
 
 
 def lab_table(

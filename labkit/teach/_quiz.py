@@ -120,7 +120,8 @@ class Quiz:
         """
         path = Path(path)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            # utf-8-sig: a byte-order mark, as some editors on Windows save one, is accepted
+            data = json.loads(path.read_text(encoding="utf-8-sig"))
         except OSError as e:
             fix = "Check the path; quiz files live in notebooks/quizzes/."
             raise QuizError(f"{path}: cannot read it ({e.strerror}).", fix, cause=e) from e

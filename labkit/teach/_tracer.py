@@ -22,12 +22,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from boto3.dynamodb.types import Binary
+
 from .._errors import TraceError
+from .._items import item_key
 from .._lab import Lab
 from ..esm._invocations import Invocation
 from ..esm._stream import StreamReader
 from ..esm._trigger import Trigger
-from ._display import LabTable, lab_table
+from ._display import LabTable, lab_table, value_text
 
 __all__ = ["EXECUTION_COLUMNS", "TRACKER_ROWS", "Change", "StepTrace", "Tracer", "Transcript"]
 
@@ -41,14 +44,14 @@ EXECUTION_COLUMNS = [
 ]
 TRACKER_ROWS = ["Stream Record", "Lambda Trigger", "Processed Output"]
 
-Snapshot = dict[tuple[str, ...], dict[str, Any]]
+Snapshot = dict[tuple[Any, ...], dict[str, Any]]  # by key (item_key), in key order
 
 
 def _value(value: Any) -> str:
     if isinstance(value, Decimal):
         return str(int(value)) if value == value.to_integral_value() else str(value)
-    if isinstance(value, str):
-        return repr(value)
+    if isinstance(value, Binary | bytes | bytearray):
+        return value_text(value)
     return repr(value)
 
 
@@ -60,7 +63,7 @@ def _describe_item(item: dict[str, Any], keys: list[str]) -> str:
 
 
 def _key_text(item: dict[str, Any], keys: list[str]) -> str:
-    return "/".join(str(item.get(k)) for k in keys)
+    return "/".join(value_text(item.get(k)) for k in keys)
 
 
 @dataclass(frozen=True)
@@ -177,7 +180,7 @@ class Tracer:
         if name is None:
             return {}
         keys = self._target_keys.get(name) or self._keys_for(name)
-        return {tuple(str(i[k]) for k in keys): i for i in self.lab.items(name)}
+        return {item_key(i, keys): i for i in self.lab.items(name)}
 
     def _snapshots(self) -> dict[str, Snapshot]:
         return {name: self._snapshot(name) for name in self.targets}
@@ -310,7 +313,7 @@ class Tracer:
     @staticmethod
     def _keys_of(record: dict[str, Any]) -> str:
         keys = record["dynamodb"]["Keys"]
-        return "/".join(str(next(iter(v.values()))) for _, v in sorted(keys.items()))
+        return "/".join(value_text(next(iter(v.values()))) for _, v in sorted(keys.items()))
 
     def _target_text(self, items: list[dict[str, Any]], name: str | None = None) -> str:
         name = name or self.target
