@@ -9,6 +9,7 @@
     trace = lk.Tracer(lab, ...)              # execution table and variable tracker
     lk.quiz("quizzes/01-stream-processing-flow.json")
     lk.check("01-keep-real-orders", handler) # a graded exercise
+    lk.timeline(trigger)                     # the run as a picture
 
 labkit is built in three wings (see README, "How labkit is built"):
 
@@ -18,9 +19,10 @@ labkit is built in three wings (see README, "How labkit is built"):
 * ``labkit.teach``: tracer, monitor, quiz, check, doctor, notebook generation.
 
 ``labkit._lab`` joins the first two into the ``Lab`` a lesson holds. The engine (backend, esm,
-``_lab``) imports nothing from ``teach`` and no pandas, ipywidgets or tqdm; the teaching wing is
-imported here only when one of its names is first used. The engine asks for a progress bar and a
-log table through ``labkit._seams``; this module names the teaching wing's as the ones to use.
+``_lab``) imports nothing from ``teach`` and no pandas, ipywidgets, tqdm or matplotlib; the
+teaching wing is imported here only when one of its names is first used. The engine asks for a
+progress bar and a log table through ``labkit._seams``; this module names the teaching wing's as
+the ones to use.
 """
 
 from __future__ import annotations
@@ -77,14 +79,14 @@ from .esm import (
 )
 
 if TYPE_CHECKING:
-    from .teach import LabTable, Tracer, check, doctor, monitor, quiz
+    from .teach import LabTable, Tracer, check, doctor, monitor, quiz, shard_strip, timeline
 
 _seams.register(bar="labkit.teach._progress:bar", table="labkit.teach._display:lab_table")
 
 __version__ = "0.1.0"
 
 # The teaching wing's public names, imported on first use (``lk.Tracer`` imports pandas).
-_TEACH = ("LabTable", "Tracer", "check", "doctor", "monitor", "quiz")
+_TEACH = ("LabTable", "Tracer", "check", "doctor", "monitor", "quiz", "shard_strip", "timeline")
 
 
 def __getattr__(name: str) -> Any:
@@ -148,5 +150,7 @@ __all__ = [
     "lambda_event",
     "monitor",
     "quiz",
+    "shard_strip",
     "start",
+    "timeline",
 ]

@@ -1,5 +1,6 @@
 """The house rules of labkit's layout: the engine never imports the teaching wing, pandas,
-ipywidgets, tqdm or IPython; the wings import each other only downward; the public face is small.
+ipywidgets, tqdm, IPython or matplotlib; the wings import each other only downward; the public
+face is small.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ ENGINE = [LABKIT / "backend", LABKIT / "esm"]
 ENGINE_FILES = [
     LABKIT / name for name in ("_lab.py", "_errors.py", "_seams.py", "_names.py", "_paths.py")
 ]
-PRESENTATION = ("pandas", "ipywidgets", "tqdm", "IPython", "labkit.teach")
+PRESENTATION = ("pandas", "ipywidgets", "tqdm", "IPython", "matplotlib", "labkit.teach")
 
 _BLOCKER = """
 import importlib.abc, sys
@@ -37,8 +38,9 @@ print("LEAKED", leaked)
 
 
 def test_the_engine_imports_with_presentation_packages_blocked():
-    """Importing ``labkit`` and its engine must not need pandas, ipywidgets, tqdm or IPython."""
-    blocked = ["pandas", "ipywidgets", "tqdm", "IPython"]
+    """Importing ``labkit`` and its engine must not need pandas, ipywidgets, tqdm, IPython or
+    matplotlib."""
+    blocked = ["pandas", "ipywidgets", "tqdm", "IPython", "matplotlib"]
     code = _BLOCKER.format(blocked=blocked)
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False

@@ -10,7 +10,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 # conda-forge names where they differ from PyPI's
-CONDA_NAME: dict[str, str] = {}
+CONDA_NAME: dict[str, str] = {"matplotlib": "matplotlib-base"}  # matplotlib without Qt
 
 
 def _split(spec: str) -> tuple[str, str]:

@@ -69,10 +69,20 @@ class Batch:
     failures: int = 0  # failed invocations of these records (bisect halves inherit it)
     window_start: float | None = None
     final: bool = False  # the tumbling window's final invocation (no records)
+    lane: int = 0
+    number: int = 0  # the lane's 1st, 2nd, ... batch (its retries and halves keep it)
+    part: tuple[int, ...] = ()  # which bisect half: (2,) the second, (2, 1) its first, ...
 
     @property
     def sequence_numbers(self) -> list[str]:
         return [e.sequence_number for e in self.entries]
+
+    def place(self) -> dict[str, Any]:
+        """Where the batch stands, as an invocation or a discard records it."""
+        return {"lane": self.lane, "batch": self.number, "bisect": self.part}
+
+    def _like(self, entries: list[Entry], part: tuple[int, ...]) -> Batch:
+        return Batch(entries, self.failures, self.window_start, False, self.lane, self.number, part)
 
     def take_expired(self, now: float, limit: int) -> Batch | None:
         """Remove the leading records older than ``limit`` seconds (-1: no limit), as a batch."""
@@ -83,7 +93,7 @@ class Batch:
             old += 1
         if not old:
             return None
-        expired = Batch(self.entries[:old], self.failures, self.window_start)
+        expired = self._like(self.entries[:old], self.part)
         self.entries = self.entries[old:]
         return expired
 
@@ -91,8 +101,8 @@ class Batch:
         """The two halves of a bisected batch, first half first."""
         half = len(self.entries) // 2
         return [
-            Batch(self.entries[:half], self.failures, self.window_start),
-            Batch(self.entries[half:], self.failures, self.window_start),
+            self._like(self.entries[:half], (*self.part, 1)),
+            self._like(self.entries[half:], (*self.part, 2)),
         ]
 
 
@@ -110,6 +120,13 @@ class Lane:
     window_start: float | None = None
     state: dict[str, Any] = field(default_factory=dict)
     terminated_early: bool = False
+    batches: int = 0  # batches made so far: numbers them
+
+    def _new(self, entries: list[Entry], window_start: float | None, final: bool = False) -> Batch:
+        self.batches += 1
+        batch = Batch(entries, 0, window_start, final, self.number, self.batches)
+        self.pending.append(batch)
+        return batch
 
     def next_batch(self, config: TriggerConfig, now: float, *, live: bool) -> Batch | None:
         """The batch to invoke next (a pending one first), or None when there is nothing yet."""
@@ -120,9 +137,7 @@ class Lane:
             window_over = now >= self.window_start + size
             next_window = self.queue and window_of(self.queue[0].created, size) != self.window_start
             if window_over or next_window:
-                batch = Batch([], window_start=self.window_start, final=True)
-                self.pending.append(batch)
-                return batch
+                return self._new([], self.window_start, final=True)
         if not self.queue:
             return None
         if live and len(self.queue) < config.batch_size:
@@ -144,9 +159,7 @@ class Lane:
             else:
                 exact += entry.size_bound()
             entries.append(self.queue.popleft())
-        batch = Batch(entries, window_start=window)
-        self.pending.append(batch)
-        return batch
+        return self._new(entries, window)
 
     def event(self, batch: Batch, config: TriggerConfig, shard_id: str, stream_arn: str) -> dict:
         """The event for ``batch``: its records, and with a tumbling window the window fields."""

@@ -120,9 +120,11 @@ def discard(
     created: list[float],
     stream_arn: str,
     destination: Any = None,
+    **where: Any,
 ) -> Discard:
     """Give up on records: their failure document, stored in ``destination`` (a boto3 Table of
-    the on-failure destination) when there is one, and the ``Discard`` that says so."""
+    the on-failure destination) when there is one, and the ``Discard`` that says so; ``where``
+    are the Discard's own fields (lane, batch, bisect, records)."""
     document = failure_document(
         condition=condition,
         function_arn=function_arn,
@@ -137,4 +139,4 @@ def discard(
     if destination is not None:
         store_failure_document(destination, document)
         name = destination.table_name
-    return Discard(shard_id, condition, tuple(sequence_numbers), document, name)
+    return Discard(shard_id, condition, tuple(sequence_numbers), document, name, **where)

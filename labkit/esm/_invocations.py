@@ -67,6 +67,12 @@ class Invocation:
     # Lambda's FunctionError for this call: "Unhandled" when the function raised, timed out or
     # could not run or answer; None when it returned (even a response the mapping then rejects).
     function_error: str | None = None
+    # Which batch of its lane this was (1, 2, ...: retries keep the number) and which bisect
+    # half ((1,) the first half, (1, 2) that half's second half; () the whole batch). A repair,
+    # outside any batch, has batch 0 and ``repair`` "replay" or "redelivered".
+    batch: int = 0
+    bisect: tuple[int, ...] = ()
+    repair: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -113,6 +119,10 @@ class Discard:
     sequence_numbers: tuple[str, ...]
     document: dict[str, Any]
     destination: str | None
+    lane: int = 0
+    batch: int = 0  # the lane's batch the records were in (see ``Invocation.batch``)
+    bisect: tuple[int, ...] = ()
+    records: tuple[dict[str, Any], ...] = ()  # as the function would have got them
 
 
 def _row(entry: Invocation | Discard) -> dict[str, Any]:

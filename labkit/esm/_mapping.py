@@ -340,4 +340,5 @@ class EventSourceMapping:
             outcome=outcome,
             notes=(note,),
             function_name=self.function_name,
+            repair=note,
         )

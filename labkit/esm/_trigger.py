@@ -76,7 +76,7 @@ class Trigger(EventSourceMapping):
             error=reason,
             outcome=outcome,
             attempt=batch.failures + 1,
-            lane=lane.number,
+            **batch.place(),
             notes=tuple(n for e in batch.entries for n in e.notes),
             function_name=self.function_name,
         )
@@ -143,6 +143,8 @@ class Trigger(EventSourceMapping):
                 created=[e.created for e in batch.entries],
                 stream_arn=self.stream_arn,
                 destination=self.destination,
+                records=tuple(e.record for e in batch.entries),
+                **batch.place(),
             )
         )
         self._finish(work, batch, len(batch.entries))

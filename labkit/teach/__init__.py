@@ -3,16 +3,21 @@
 Rooms: ``_display`` (tables that render fully in JupyterLab), ``_progress`` (tqdm's bar),
 ``_tracer`` (execution table, variable tracker, transcript), ``_monitor`` (the live view),
 ``_quiz`` (quizzes as data), ``_check`` (graded exercises), ``_doctor`` (is everything
-installed?), ``_notebooks`` (navigation, contents page, learner copies).
+installed?), ``_notebooks`` (navigation, contents page, learner copies); the pictures of a run:
+``_picture`` (what every picture shares: PNG and text), ``_timeline`` (records, batches,
+attempts, halves, lanes, windows, discards) drawn by ``_timeline_figure``, ``_charts`` (the step
+chart, the shard strip).
 """
 
 from __future__ import annotations
 
+from ._charts import ShardStrip, StepChart, shard_strip
 from ._check import CheckResult, Exercise, check
 from ._display import LabTable, lab_table
 from ._doctor import Check, Report, doctor
 from ._monitor import Monitor, monitor
 from ._quiz import Feedback, Option, Question, Quiz, quiz
+from ._timeline import Timeline, timeline
 from ._tracer import Change, StepTrace, Tracer
 
 __all__ = [
@@ -27,11 +32,16 @@ __all__ = [
     "Question",
     "Quiz",
     "Report",
+    "ShardStrip",
+    "StepChart",
     "StepTrace",
+    "Timeline",
     "Tracer",
     "check",
     "doctor",
     "lab_table",
     "monitor",
     "quiz",
+    "shard_strip",
+    "timeline",
 ]

@@ -17,10 +17,10 @@ then name the function and the table of each action.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import Binary
 
@@ -31,6 +31,10 @@ from ..esm._invocations import Invocation
 from ..esm._stream import StreamReader
 from ..esm._trigger import Trigger
 from ._display import LabTable, lab_table, value_text
+
+if TYPE_CHECKING:
+    from ._charts import StepChart
+    from ._timeline import Timeline
 
 __all__ = ["EXECUTION_COLUMNS", "TRACKER_ROWS", "Change", "StepTrace", "Tracer", "Transcript"]
 
@@ -118,6 +122,14 @@ class StepTrace:
     changes: list[Change]
     functions: list[str] = field(default_factory=list)  # the function of each invocation
     targets_after: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # How many of ``invocations`` (the first ones) came when the trigger polled before the
+    # step's body ran: a retry of a batch still waiting, or records written outside any step.
+    before: int = 0
+    # Per trigger of the tracer, in its order: where this step's entries begin in the trigger's
+    # log (``trigger.history.entries``), where the poll before the body ended, and where the step
+    # ended. What the timeline picture is drawn from, discards included.
+    spans: tuple[tuple[int, int, int], ...] = ()
+    sources_after: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # scanned
 
     @property
     def event_names(self) -> list[str]:
@@ -201,6 +213,13 @@ class Tracer:
                 break
         return invocations, functions
 
+    def _log_sizes(self) -> list[int]:
+        return [len(t.history.entries) for t in self.triggers]
+
+    def _sources(self) -> list[str]:
+        """The tables whose streams the triggers read, each once."""
+        return list(dict.fromkeys(t.table_name for t in self.triggers))
+
     @contextlib.contextmanager
     def step(self, event: str) -> Iterator[None]:
         """Run the body as one step: ``with trace.step("Insert order-1"): table.put_item(...)``.
@@ -212,8 +231,13 @@ class Tracer:
                 f"Step {event!r} was started inside another step.",
                 "finish one `with trace.step(...)` block before starting the next.",
             )
-        # Whatever happened before this step belongs to no step: consume it first.
-        self._run_triggers()
+        # Lambda keeps polling between steps: what the trigger does now (a retry of a batch still
+        # waiting, records written outside any step) is counted with this step, as done before
+        # its body ran (``StepTrace.before``), so every invocation of the log is in some step.
+        # Stream records written outside a step are not this step's records.
+        starts = self._log_sizes()
+        earlier, earlier_functions = self._run_triggers()
+        polled = self._log_sizes()
         for observer in self._observers:
             observer.read_all()
         before = self._snapshots()
@@ -235,10 +259,13 @@ class Tracer:
                 number=len(self.steps) + 1,
                 event=event,
                 records=records,
-                invocations=invocations,
+                invocations=earlier + invocations,
                 changes=changes,
-                functions=functions,
+                functions=earlier_functions + functions,
                 targets_after={name: list(snap.values()) for name, snap in after.items()},
+                before=len(earlier),
+                spans=tuple(zip(starts, polled, self._log_sizes(), strict=True)),
+                sources_after={t: self.lab.items(t) for t in self._sources()},
             )
         )
 
@@ -265,10 +292,13 @@ class Tracer:
     def _triggered(self, step: StepTrace) -> str:
         if not step.invocations:
             return "No"
+        early = f" ({_before(step.before)})" if step.before else ""
         if len(self.triggers) == 1:
-            return f"Yes: {self._counts(step.invocations)}"
-        return "Yes: " + "; ".join(
-            f"{fn} {self._counts(invs)}" for fn, invs in self._by_function(step)
+            return f"Yes: {self._counts(step.invocations)}{early}"
+        return (
+            "Yes: "
+            + "; ".join(f"{fn} {self._counts(invs)}" for fn, invs in self._by_function(step))
+            + early
         )
 
     def _processing(self, step: StepTrace) -> str:
@@ -388,6 +418,29 @@ class Tracer:
         """
         return Transcript(tuple(_narrate(self, s) for s in self.steps))
 
+    def timeline(self) -> Timeline:
+        """The steps as a picture: each record on its shard, and every invocation and discard
+        of each step (the poll before a step included) as a bar over the records it carried.
+
+        Introduced in notebooks/01-stream-processing-flow.ipynb.
+        """
+        from ._timeline import timeline
+
+        return timeline(self)
+
+    def step_chart(
+        self, attribute: str, truth: Callable[[list[dict[str, Any]]], Mapping[Any, Any]]
+    ) -> StepChart:
+        """One number per key of the target tables after each step, against the truth:
+        ``truth(items)`` gets the source table's items as a scan found them after the step and
+        returns ``{key: value}``; each target table's ``attribute`` is drawn beside it.
+
+        Introduced in notebooks/06-aggregation.ipynb.
+        """
+        from ._charts import step_chart
+
+        return step_chart(self, attribute, truth)
+
 
 @dataclass(frozen=True)
 class Transcript:
@@ -408,14 +461,21 @@ def _times(n: int) -> str:
     return "once" if n == 1 else "twice" if n == 2 else f"{n} times"
 
 
+def _before(n: int) -> str:
+    """How the tables say that ``n`` invocations came when the trigger polled before a step."""
+    return f"{n} when the trigger polled before the step"
+
+
 def _narrate(tracer: Tracer, step: StepTrace) -> str:
     head = f"**Step {step.number}: {step.event}.**"
+    who = "the triggers" if len(tracer.triggers) > 1 else "it"
+    early = f" ({_times(step.before)} when {who} polled before the step)" if step.before else ""
     if not step.records and step.invocations:  # a retry of a waiting batch, no new record
         n = len(step.invocations)
         text = (
             f"{head} DynamoDB wrote no new stream record, but records were still waiting: the "
-            f"trigger invoked the function {'once' if n == 1 else f'{n} times'}; it reported: "
-            f"*{tracer._processing(step)}*. "
+            f"trigger invoked the function {'once' if n == 1 else f'{n} times'}{early}; it "
+            f"reported: *{tracer._processing(step)}*. "
         )
         if step.changes and tracer.targets:
             changed = "; ".join(c.describe() for c in step.changes)
@@ -437,13 +497,14 @@ def _narrate(tracer: Tracer, step: StepTrace) -> str:
         groups = tracer._by_function(step)
         if len(tracer.triggers) == 1:
             n = len(step.invocations)
-            text += f"The trigger invoked the function {'once' if n == 1 else f'{n} times'}; "
+            text += f"The trigger invoked the function {'once' if n == 1 else f'{n} times'}"
+            text += f"{early}; "
             text += f"it reported: *{tracer._processing(step)}*. "
         else:
             ran = ", ".join(f"{fn} {_times(len(invs))}" for fn, invs in groups)
             who = "The triggers invoked" if len(groups) > 1 else "The trigger invoked"
             they = "they" if len(groups) > 1 else "it"
-            text += f"{who} {ran}; {they} reported: *{tracer._processing(step)}*. "
+            text += f"{who} {ran}{early}; {they} reported: *{tracer._processing(step)}*. "
     if step.changes and tracer.targets:
         text += "The target changed: " + "; ".join(c.describe() for c in step.changes)
         text += "."

@@ -9,6 +9,8 @@ its quiz file, never from what the page happens to show:
 * kernelspec metadata, no blocking dialog, and no error output (tracebacks, stderr, a widget
   that failed to display);
 * as many Mermaid diagrams (SVGs) as the lesson has Mermaid fences, none shown as its source;
+* in each code cell, as many pictures of the run (``lk.timeline`` and the other PNG outputs) as
+  the lesson's stored output has, each drawn (its image decoded, and shown at a readable size);
 * in each code cell, the HTML tables (execution tables, variable trackers, check results) of the
   lesson's stored output for that cell: as many, with the same header cells, and the same number
   of rows up to the first exercise (after it the learner's unfinished answer may change the data,
@@ -141,6 +143,7 @@ class Expected:
     code_cells: int
     mermaid: int
     tables: list[list[dict[str, Any]]]  # per code cell, its stored HTML tables
+    pictures: list[int]  # per code cell, how many PNG outputs (pictures of the run) it stores
     first_exercise: int | None  # the index (among code cells) of the first solution cell
     quiz: dict[str, Any] | None
     monitors: int
@@ -175,6 +178,10 @@ class Expected:
                 len(_MERMAID.findall(c.source)) for c in lesson.cells if c.cell_type == "markdown"
             ),
             tables=tables,
+            pictures=[
+                sum("image/png" in o.get("data", {}) for o in cell.get("outputs", []))
+                for cell in code
+            ],
             first_exercise=exercises[0] if exercises else None,
             quiz=json.loads(quiz_file.read_text()) if quiz_file.exists() else None,
             monitors=sum("lk.monitor(" in c.source for c in code),
@@ -302,6 +309,29 @@ def _check_tables(page: Page, expected: Expected, name: str) -> None:
     assert not problems, f"{name}: the tables differ from the lesson's:\n" + "\n".join(problems)
 
 
+def _check_pictures(dom_code: Locator, expected: Expected, name: str) -> None:
+    """Each code cell shows the pictures its stored output has, each one drawn: JupyterLab
+    renders an ``image/png`` output as an <img>, which must decode and show at a readable size.
+    Each picture is saved as a screenshot."""
+    stem = Path(name).stem
+    shown = 0
+    for i, want in enumerate(expected.pictures):
+        images = dom_code.nth(i).locator(".jp-OutputArea-output[data-mime-type='image/png'] img")
+        expect(images).to_have_count(want, timeout=30_000)
+        for k in range(want):
+            image = images.nth(k)
+            image.scroll_into_view_if_needed()
+            expect(image).to_be_visible()
+            drawn = image.evaluate("img => img.complete && img.naturalWidth")
+            box = image.bounding_box()
+            assert drawn and drawn > 300 and box and box["width"] > 300 and box["height"] > 150, (
+                f"{name}: code cell {i + 1}, picture {k + 1} did not draw "
+                f"(naturalWidth {drawn}, box {box})"
+            )
+            shown += 1
+            _save(image, f"{stem}-picture-{shown}.png")
+
+
 def _answer(option: Locator, check: Locator, box: Locator, verdict: str) -> None:
     """Pick an option, press Check, and wait for the verdict. ipywidgets holds a widget's new
     value back while a message is in flight but sends a button click at once, so a click made
@@ -376,6 +406,7 @@ def test_learner_notebook_runs_in_the_browser(
         assert dom_code.count() == len(code)
         _check_mermaid(panel, name, expected.mermaid)
         _check_tables(page, expected, name)
+        _check_pictures(dom_code, expected, name)
         for i, cell in enumerate(code):
             last = cell.source.strip().splitlines()[-1] if cell.source.strip() else ""
             if last.endswith("execution_table()"):
