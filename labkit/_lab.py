@@ -513,8 +513,9 @@ class Lab:
 
         The options are Lambda's, with its defaults and ranges (see ``TriggerConfig``).
         ``checkpoint_table`` keeps the checkpoints in a DynamoDB table of that name (created if
-        missing), so that a trigger made again, even in another process, resumes after the
-        last record completed. ``function_name`` names the function (in its context, and as
+        missing), so that a trigger made again resumes after the last record completed (in a
+        new process too when the tables outlive it: ``$LABKIT_DB_PATH`` keeps labkit's DynamoDB
+        Local on disk; in memory, a new kernel starts from no tables). ``function_name`` names the function (in its context, and as
         the consumer in the checkpoint table); it defaults to the ``Function``'s name or the
         handler's ``__name__``.
 

@@ -12,6 +12,7 @@ configuration, so nothing the lab does can reach their AWS account.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -33,6 +34,7 @@ __all__ = [
     "connect",
     "connect_aws",
     "connect_external",
+    "env_db_path",
     "env_port",
     "isolated_session",
     "launch",
@@ -162,8 +164,31 @@ def opted_into_aws() -> bool:
     )
 
 
+def env_db_path() -> Path | None:
+    """``$LABKIT_DB_PATH``: a folder where DynamoDB Local keeps its tables (``-dbPath``), so that
+    they outlive the kernel (a ``checkpoint_table`` then resumes in a new process); None when
+    unset (in memory). Created if missing; a BackendError if it cannot be a folder."""
+    value = os.environ.get("LABKIT_DB_PATH", "").strip()
+    if not value:
+        return None
+    folder = Path(value).expanduser().resolve()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".labkit-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise BackendError(
+            f"LABKIT_DB_PATH={value!r} cannot hold DynamoDB Local's tables: {exc}.",
+            "point it at a folder you can write to, or unset it to keep the tables in memory.",
+        ) from exc
+    return folder
+
+
 def launch(port: int | None) -> LocalServer:
-    """Start DynamoDB Local (installing it first if needed) on ``port`` or a free port."""
+    """Start DynamoDB Local (installing it first if needed) on ``port`` or a free port, in
+    memory, or on disk in ``$LABKIT_DB_PATH``."""
+    db_path = env_db_path()
     java = find_java()
     try:
         jar = find_dynamodb_local()
@@ -173,6 +198,7 @@ def launch(port: int | None) -> LocalServer:
     for attempt in range(3):
         server = LocalServer(jar, java, port if port is not None else free_port())
         server.class_data = archive
+        server.db_path = db_path
         try:
             server.start()
             return server

@@ -164,6 +164,9 @@ class LocalServer:
     # Extra JVM options and another class path, for building the archive (and for benchmarks).
     extra_jvm: tuple[str, ...] = field(default=(), repr=False)
     class_path: str | None = field(default=None, repr=False)
+    # A folder for DynamoDB Local's database file (-dbPath): tables outlive the process. None:
+    # in memory (-inMemory), gone when the server stops.
+    db_path: Path | None = None
     _guard: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -182,7 +185,8 @@ class LocalServer:
                 f"-Dorg.sqlite.lib.path={native.parent}",
                 f"-Dorg.sqlite.lib.name={native.name}",
             ]
-        options = ["-inMemory", "-sharedDb", "-disableTelemetry", "-port", str(self.port)]
+        storage = ["-dbPath", str(self.db_path)] if self.db_path is not None else ["-inMemory"]
+        options = [*storage, "-sharedDb", "-disableTelemetry", "-port", str(self.port)]
         if not loopback:
             return [*java, "-jar", str(self.jar.jar), *options]
         if self.class_data is not None:
