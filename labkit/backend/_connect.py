@@ -12,8 +12,8 @@ configuration, so nothing the lab does can reach their AWS account.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlparse
 
 import boto3
