@@ -516,8 +516,8 @@ class Lab:
         missing), so that a trigger made again resumes after the last record completed (in a
         new process too when the tables outlive it: ``$LABKIT_DB_PATH`` keeps labkit's DynamoDB
         Local on disk; in memory, a new kernel starts from no tables). ``function_name`` names
-        the function (in its context, and as the consumer in the checkpoint table); it defaults to the ``Function``'s name or the
-        handler's ``__name__``.
+        the function (in its context, and as the consumer in the checkpoint table); it
+        defaults to the ``Function``'s name or the handler's ``__name__``.
 
         **One trigger per function and table.** AWS refuses a second mapping of one function to
         one event source (CreateEventSourceMapping answers ``ResourceConflictException``: "The
