@@ -64,7 +64,9 @@ def _raw_value(value: dict[str, Any]) -> dict[str, Any]:
         return {"M": {k: _raw_value(v) for k, v in inner.items()}}
     if kind == "L":
         return {"L": [_raw_value(v) for v in inner]}
-    return {kind: copy.deepcopy(inner)}  # SS/NS lists must not be shared with the input
+    if isinstance(inner, list):  # SS/NS: a list of strings, not to be shared with the input
+        return {kind: list(inner)}
+    return {kind: inner}  # S, N, BOOL, NULL: immutable
 
 
 def _raw_image(image: dict[str, Any]) -> dict[str, Any]:
@@ -73,7 +75,11 @@ def _raw_image(image: dict[str, Any]) -> dict[str, Any]:
 
 def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
     """One GetRecords record as Lambda delivers it (a new dict; the input is not changed)."""
-    out = {k: copy.deepcopy(v) for k, v in record.items() if k != "dynamodb"}
+    out = {
+        k: copy.deepcopy(v) if isinstance(v, dict | list) else v  # userIdentity is a dict
+        for k, v in record.items()
+        if k != "dynamodb"
+    }
     ddb = dict(record["dynamodb"])
     created = ddb.get("ApproximateCreationDateTime")
     if isinstance(created, dt.datetime):

@@ -113,7 +113,31 @@ def _empty_maps(record: Record) -> list[Slot]:
     ]
 
 
+def _has_empty(value: Any) -> bool:
+    """Whether one attribute value holds a ``{}`` anywhere: ``_slots``'s answer without building
+    paths, for the common case of a record that has none (it is checked for every record)."""
+    if not isinstance(value, dict):
+        return False
+    if not value:
+        return True
+    inner = value.get("M")
+    if isinstance(inner, dict):
+        for item in inner.values():
+            if _has_empty(item):
+                return True
+        return False
+    inner = value.get("L")
+    if isinstance(inner, list):
+        for item in inner:
+            if _has_empty(item):
+                return True
+    return False
+
+
 def _find_empty_maps(record: Record) -> str | None:
+    ddb = record.get("dynamodb") or {}
+    if not any(_has_empty(v) for image in _IMAGES for v in (ddb.get(image) or {}).values()):
+        return None
     paths = [path for path, _, _ in _empty_maps(record)]
     if not paths:
         return None
