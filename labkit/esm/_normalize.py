@@ -122,16 +122,9 @@ def _has_empty(value: Any) -> bool:
         return True
     inner = value.get("M")
     if isinstance(inner, dict):
-        for item in inner.values():
-            if _has_empty(item):
-                return True
-        return False
+        return any(_has_empty(item) for item in inner.values())
     inner = value.get("L")
-    if isinstance(inner, list):
-        for item in inner:
-            if _has_empty(item):
-                return True
-    return False
+    return isinstance(inner, list) and any(_has_empty(item) for item in inner)
 
 
 def _find_empty_maps(record: Record) -> str | None:
