@@ -1,9 +1,11 @@
 """The teaching wing: what a learner sees. Built on the engine's public names, never the reverse.
 
-Rooms: ``_display`` (tables that render fully in JupyterLab), ``_progress`` (tqdm's bar),
-``_tracer`` (execution table, variable tracker, transcript), ``_monitor`` (the live view),
-``_quiz`` (quizzes as data), ``_check`` (graded exercises), ``_doctor`` (is everything
-installed?), ``_notebooks`` (navigation, contents page, learner copies).
+Rooms: ``_display`` (tables that render fully in JupyterLab, and the highlights they share),
+``_progress`` (tqdm's bar), ``_tracer`` (execution table, transcript), ``_tracker`` (the variable
+tracker: a step's changes, marked), ``_monitor`` (the live view), ``_quiz`` (quizzes as data),
+``_check`` (graded exercises), ``_feedback`` (a check's Expected and Got, side by side),
+``_doctor`` (is everything installed?), ``_notebooks`` (navigation, contents page, learner
+copies).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from ._doctor import Check, Report, doctor
 from ._monitor import Monitor, monitor
 from ._quiz import Feedback, Option, Question, Quiz, quiz
 from ._tracer import Change, StepTrace, Tracer
+from ._tracker import VariableTracker
 
 __all__ = [
     "Change",
@@ -29,6 +32,7 @@ __all__ = [
     "Report",
     "StepTrace",
     "Tracer",
+    "VariableTracker",
     "check",
     "doctor",
     "lab_table",
