@@ -45,10 +45,10 @@ def test_two_consumers_of_one_stream_are_named_in_every_column(lab, table_name):
     assert f"Wrote x to {a}" in row["Output Action"] and f"Wrote x to {b}" in row["Output Action"]
     quiet = trace.execution_table().iloc[1]
     assert (quiet["Lambda Triggered"], quiet["Output Action"]) == ("No", "No write")
-    tracker = trace.variable_tracker()
-    output = tracker.loc["Processed Output", "After Step 1"]
-    assert output.startswith(f"{a}: x") and f"\n{b}: x" in output
-    assert "first invoked with INSERT, succeeded" in tracker.loc["Lambda Trigger", "After Step 1"]
+    tracker = trace.variable_tracker().table()
+    output = tracker.loc["After Step 1", "Processed Output"]
+    assert output.startswith(f"{a}: + x") and f"\n{b}: + x" in output
+    assert "first invoked with INSERT, succeeded" in tracker.loc["After Step 1", "Lambda Trigger"]
 
 
 def test_a_chain_runs_downstream_functions_in_the_same_step(lab, table_name):
@@ -97,6 +97,6 @@ def test_a_step_whose_batch_fails_then_succeeds_says_both(lab, table_name):
     trace = labkit.Tracer(lab, trigger)
     with trace.step("Insert z"):
         source.put_item(Item={"pk": "z"})
-    text = trace.variable_tracker().loc["Lambda Trigger", "After Step 1"]
+    text = trace.variable_tracker().table().loc["After Step 1", "Lambda Trigger"]
     assert text.startswith("invoked with INSERT, INSERT, failed (")
     assert text.endswith(", then succeeded") and "first try fails" in text

@@ -1,12 +1,13 @@
 """The teaching wing: what a learner sees. Built on the engine's public names, never the reverse.
 
-Rooms: ``_display`` (tables that render fully in JupyterLab), ``_progress`` (tqdm's bar),
-``_tracer`` (execution table, variable tracker, transcript), ``_monitor`` (the live view),
-``_quiz`` (quizzes as data), ``_check`` (graded exercises), ``_doctor`` (is everything
-installed?), ``_notebooks`` (navigation, contents page, learner copies); the pictures of a run:
-``_picture`` (what every picture shares: PNG and text), ``_timeline`` (records, batches,
-attempts, halves, lanes, windows, discards) drawn by ``_timeline_figure``, ``_charts`` (the step
-chart, the shard strip).
+Rooms: ``_display`` (tables that render fully in JupyterLab, and the highlights they share),
+``_progress`` (tqdm's bar), ``_tracer`` (execution table, transcript), ``_tracker`` (the variable
+tracker: a step's changes, marked), ``_monitor`` (the live view), ``_quiz`` (quizzes as data),
+``_check`` (graded exercises), ``_feedback`` (a check's Expected and Got, side by side),
+``_doctor`` (is everything installed?), ``_notebooks`` (navigation, contents page, learner
+copies); the pictures of a run: ``_picture`` (what every picture shares: PNG and text),
+``_timeline`` (records, batches, attempts, halves, lanes, windows, discards) drawn by
+``_timeline_figure``, ``_charts`` (the step chart, the shard strip).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ._monitor import Monitor, monitor
 from ._quiz import Feedback, Option, Question, Quiz, quiz
 from ._timeline import Timeline, timeline
 from ._tracer import Change, StepTrace, Tracer
+from ._tracker import VariableTracker
 
 __all__ = [
     "Change",
@@ -37,6 +39,7 @@ __all__ = [
     "StepTrace",
     "Timeline",
     "Tracer",
+    "VariableTracker",
     "check",
     "doctor",
     "lab_table",

@@ -31,8 +31,13 @@ them; a ``destination_config`` names one of the declared tables). A case with
 ``"redeliver": true`` delivers every successful batch a second time, as at-least-once delivery
 may.
 
-``lk.check(id, answer)`` returns a ``CheckResult`` that renders as a pass/fail table with a hint
-for each failing case; ``result.passed`` is what a test asserts.
+A case's ``hint`` is a text, or ``{"nudge": ..., "answer": ...}``: the nudge is shown with a
+failure, the answer only when the learner asks (``result.answer(n)``, or a click in the notebook).
+
+``lk.check(id, answer)`` returns a ``CheckResult``: each case pass or FAIL, a failing one with
+Expected and Got in the same order and shape and the difference marked (``_feedback``), and its
+hint; ``result.passed`` is what a test asserts. A table's items are compared by key, in no
+order; records (``delivered``, ``discarded``, a filter's or an iterator's) in their order.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ from .._lab import Lab, start
 from ..esm._function import Function
 from ..esm._trigger import Trigger
 from ._display import LabTable, lab_table
+from ._feedback import result_html, result_text
 
 __all__ = ["CaseResult", "CheckResult", "Exercise", "check", "load_exercise"]
 
@@ -91,9 +97,13 @@ class Case:
     name: str
     writes: tuple[dict[str, Any], ...]
     expect: Any
-    hint: str
+    hint: str  # the nudge: shown with a failure
     redeliver: bool = False
     checkpoint: int = 0  # iterator exercises: the checkpoint is the Nth record (0: none)
+    answer: str = ""  # the answer: shown only when asked for
+
+    def result(self, passed: bool, expected: Any, got: Any) -> CaseResult:
+        return CaseResult(self.name, passed, expected, got, self.hint, self.answer)
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,12 @@ class TableSpec:
     stream: str | None = None
     items: tuple[dict[str, Any], ...] = ()
     variable: str = ""  # the environment variable that names it (handler exercises)
+
+    @property
+    def key_names(self) -> list[str]:
+        """The key attributes' names (a key is a name, or [name, type] as lab.create_table
+        takes it)."""
+        return [k if isinstance(k, str) else k[0] for k in (self.key, self.sort_key) if k]
 
 
 @dataclass(frozen=True)
@@ -180,14 +196,16 @@ class Exercise:
                         f"cases[{i}] expects table(s) {sorted(strays)} that the exercise does "
                         "not declare in tables"
                     )
+            nudge, answer = _hint(raw["hint"], f"cases[{i}]", bad)
             cases.append(
                 Case(
                     raw["name"],
                     tuple(raw["writes"]),
                     raw["expect"],
-                    raw["hint"],
+                    nudge,
                     bool(raw.get("redeliver", False)),
                     int(raw.get("checkpoint") or 0),
+                    answer,
                 )
             )
         return cls(
@@ -200,6 +218,21 @@ class Exercise:
             tables,
             dict(trigger),
         )
+
+
+def _hint(raw: Any, where: str, bad: Callable[[str], QuizError]) -> tuple[str, str]:
+    """A case's hint: a string (shown with a failure), or ``{"nudge": ..., "answer": ...}``:
+    the nudge shown with a failure, the answer only when the learner asks for it."""
+    if isinstance(raw, str) and raw.strip():
+        return raw, ""
+    if isinstance(raw, dict) and set(raw) <= {"nudge", "answer"}:
+        nudge, answer = raw.get("nudge"), raw.get("answer", "")
+        if isinstance(nudge, str) and nudge.strip() and isinstance(answer, str):
+            return nudge, answer
+    raise bad(
+        f'{where} hint must be a text, or {{"nudge": text, "answer": text}} (the nudge shown '
+        "with a failure, the answer only when asked for)"
+    )
 
 
 def _table_spec(raw: Any, where: str, bad: Callable[[str], QuizError], **default: Any) -> TableSpec:
@@ -248,11 +281,15 @@ def load_exercise(exercise_id: str) -> Exercise:
 
 @dataclass(frozen=True)
 class CaseResult:
+    """One case's outcome: what was expected and what came out, in the same order and shape
+    (a table's items by key), the hint's nudge and its answer."""
+
     name: str
     passed: bool
     expected: Any
     got: Any
     hint: str
+    answer: str = ""
 
 
 @dataclass(frozen=True)
@@ -270,6 +307,7 @@ class CheckResult:
         return all(r.passed for r in self.results)
 
     def table(self) -> LabTable:
+        """One row per case: Case, Result, Expected, Got (as JSON) and the hint of a FAIL."""
         rows = [
             {
                 "Case": r.name,
@@ -287,11 +325,22 @@ class CheckResult:
         verdict = "all cases pass" if self.passed else "some cases fail: read the hints"
         return f"{self.exercise.title}: {good}/{len(self.results)} cases pass ({verdict})."
 
+    def answer(self, case: int | str) -> str:
+        """The answer of a case (its number, from 1, or its name), for when the hint was not
+        enough; a hint given as plain text has no separate answer."""
+        for number, result in enumerate(self.results, start=1):
+            if case in (number, result.name):
+                return result.answer or f"(no separate answer: the hint is it) {result.hint}"
+        raise QuizError(
+            f"This check has no case {case!r}.",
+            f"pass a case number from 1 to {len(self.results)}, or a case's name.",
+        )
+
     def _repr_html_(self) -> str:
-        return f"<p><b>{self.summary()}</b></p>" + self.table()._repr_html_()
+        return result_html(self)
 
     def __repr__(self) -> str:
-        return self.summary() + "\n" + repr(self.table())
+        return result_text(self)
 
 
 def _apply(table: Any, write: dict[str, Any]) -> None:
@@ -341,9 +390,7 @@ def _create(lab: Lab, name: str, spec: TableSpec) -> Any:
 
 def _key_of(record: dict[str, Any], spec: TableSpec) -> list[Any]:
     keys = record["dynamodb"]["Keys"]
-    # a key is a name, or [name, type] as lab.create_table takes it
-    names = [k if isinstance(k, str) else k[0] for k in (spec.key, spec.sort_key) if k]
-    return [_plain(_DES.deserialize(keys[n])) for n in names if n in keys]
+    return [_plain(_DES.deserialize(keys[n])) for n in spec.key_names if n in keys]
 
 
 _DES = TypeDeserializer()
@@ -401,14 +448,41 @@ def _run_case(
         ]
         seen_tables = {"source": source, **tables}  # "source" may be expected too
         got = _observe(lab, exercise, case, seen_tables, delivered, failed, discarded)
-        expected = _plain(case.expect)
-        return CaseResult(case.name, got == expected, expected, got, case.hint)
+        expected = _expected(exercise, case)
+        got = _ordered(exercise, got)
+        return case.result(got == expected, expected, got)
     finally:
         if trigger is not None:  # its lane threads (parallelization_factor) end with it
             trigger.close()
             lab.triggers.remove(trigger)
         for name in made:
             lab.delete_table(name)
+
+
+def _ordered(exercise: Exercise, value: Any) -> Any:
+    """What a case expects or got, in one order: a table's items by key (its order carries no
+    meaning), every other list as it is (the order records came in is part of the answer)."""
+    if exercise.kind == "transform":
+        return by_key(value, exercise.source_table.key_names)
+    if exercise.kind != "handler" or not isinstance(value, dict):
+        return value
+    specs = {"source": exercise.source_table, **exercise.tables}
+    return {k: by_key(v, specs[k].key_names) if k in specs else v for k, v in value.items()}
+
+
+def _expected(exercise: Exercise, case: Case) -> Any:
+    """A case's ``expect`` as Python values, in the order the exercise lists its parts."""
+    if isinstance(case.expect, dict):
+        return _ordered(exercise, {k: _plain(v) for k, v in case.expect.items()})
+    return _ordered(exercise, _plain(case.expect))
+
+
+def by_key(items: Any, keys: list[str]) -> Any:
+    """A table's items in the order ``lab.items`` lists them, by key (a value that is not a
+    list of items, such as an error message, is left as it is)."""
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        return items
+    return sorted(items, key=lambda item: tuple(str(item.get(k)) for k in keys))
 
 
 def _records_written(lab: Lab, table_name: str) -> list[dict[str, Any]]:
@@ -464,7 +538,7 @@ def _run_iterator_case(
     except Exception as exc:  # the learner's code or the iterator it built was refused
         got = f"your code raised {type(exc).__name__}: {exc}"
     expected = _plain(case.expect)
-    return CaseResult(case.name, got == expected, expected, got, case.hint)
+    return case.result(got == expected, expected, got)
 
 
 def _table_variables(exercise: Exercise, tables: dict[str, Any]) -> dict[str, str]:
@@ -641,7 +715,5 @@ def check(
         try:
             results.append(_run_case(lab, exercise, answer, case, folder))
         except LabError as exc:  # a filter Lambda would reject, say
-            results.append(
-                CaseResult(case.name, False, _plain(case.expect), f"refused: {exc.what}", case.hint)
-            )
+            results.append(case.result(False, _expected(exercise, case), f"refused: {exc.what}"))
     return CheckResult(exercise, tuple(results))

@@ -17,12 +17,9 @@ then name the function and the table of each action.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
-
-from boto3.dynamodb.types import Binary
 
 from .._errors import TraceError
 from .._items import item_key
@@ -31,12 +28,23 @@ from ..esm._invocations import Invocation
 from ..esm._stream import StreamReader
 from ..esm._trigger import Trigger
 from ._display import LabTable, lab_table, value_text
+from ._tracker import TRACKER_VARIABLES, TableState, TrackerRow, VariableTracker
+from ._tracker import key_text as _key_text
+from ._tracker import value_text as _value
 
 if TYPE_CHECKING:
     from ._charts import StepChart
     from ._timeline import Timeline
 
-__all__ = ["EXECUTION_COLUMNS", "TRACKER_ROWS", "Change", "StepTrace", "Tracer", "Transcript"]
+__all__ = [
+    "EXECUTION_COLUMNS",
+    "TRACKER_VARIABLES",
+    "Change",
+    "StepTrace",
+    "Tracer",
+    "Transcript",
+    "VariableTracker",
+]
 
 EXECUTION_COLUMNS = [
     "Step",
@@ -46,28 +54,8 @@ EXECUTION_COLUMNS = [
     "Processing Action",
     "Output Action",
 ]
-TRACKER_ROWS = ["Stream Record", "Lambda Trigger", "Processed Output"]
 
 Snapshot = dict[tuple[Any, ...], dict[str, Any]]  # by key (item_key), in key order
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, Decimal):
-        return str(int(value)) if value == value.to_integral_value() else str(value)
-    if isinstance(value, Binary | bytes | bytearray):
-        return value_text(value)
-    return repr(value)
-
-
-def _describe_item(item: dict[str, Any], keys: list[str]) -> str:
-    """The item's key, then one ``name: value`` line per other attribute (narrow columns wrap
-    at the spaces, not inside a value)."""
-    attrs = [f"\n  {k}: {_value(v)}" for k, v in sorted(item.items()) if k not in keys]
-    return _key_text(item, keys) + "".join(attrs)
-
-
-def _key_text(item: dict[str, Any], keys: list[str]) -> str:
-    return "/".join(value_text(item.get(k)) for k in keys)
 
 
 @dataclass(frozen=True)
@@ -345,71 +333,75 @@ class Tracer:
         keys = record["dynamodb"]["Keys"]
         return "/".join(value_text(next(iter(v.values()))) for _, v in sorted(keys.items()))
 
-    def _target_text(self, items: list[dict[str, Any]], name: str | None = None) -> str:
-        name = name or self.target
-        if name is None:
-            return "(no target table)"
-        if not items:
-            return "empty"
-        return "\n".join(_describe_item(i, self._target_keys[name]) for i in items)
-
-    def _targets_text(self, snapshots: dict[str, list[dict[str, Any]]]) -> str:
-        if len(self.targets) <= 1:
-            return self._target_text(snapshots.get(self.target, []) if self.target else [])
-        return "\n".join(
-            f"{name}: " + self._target_text(snapshots.get(name, []), name).replace("\n", "\n  ")
-            for name in self.targets
-        )
-
-    def _trigger_text(self, step: StepTrace) -> str:
+    def _trigger_lines(self, step: StepTrace) -> tuple[tuple[str, str], ...]:
+        """One line per function: the records it was invoked with and how that ended
+        (``ok``, ``failed``, or ``recovered``: failed, then a retry went through)."""
         if not step.invocations:
-            return "not invoked"
-        texts = []
+            return (("not invoked", "ok"),)
+        lines = []
         named = len(self.triggers) > 1
         for fn, invs in self._by_function(step) if named else [("", step.invocations)]:
             names = ", ".join(n for inv in invs for n in inv.event_names)
             failed = [inv for inv in invs if not inv.ok]
-            state = "succeeded"
+            state, outcome = "succeeded", "ok"
             if failed:
-                state = f"failed ({failed[0].error})"
+                state, outcome = f"failed ({failed[0].error})", "failed"
                 if invs[-1].ok:  # a retry (or the next batch) went through in the same step
-                    state += ", then succeeded"
-            texts.append(f"{fn + ' ' if named else ''}invoked with {names}, {state}")
-        return "; ".join(texts)
+                    state, outcome = state + ", then succeeded", "recovered"
+            lines.append((f"{fn + ' ' if named else ''}invoked with {names}, {state}", outcome))
+        return tuple(lines)
 
-    def variable_tracker(self) -> LabTable:
-        """Rows Stream Record, Lambda Trigger, Processed Output; columns Start ... Final.
+    def _tables(
+        self, items: dict[str, list[dict[str, Any]]], changes: Sequence[Change] = ()
+    ) -> tuple[TableState, ...]:
+        """Each target table's items, with the changes made to it (a step's, or none)."""
+        return tuple(
+            TableState(
+                name,
+                tuple(self._target_keys[name]),
+                tuple(items.get(name, [])),
+                tuple(c for c in changes if c.table == name),
+            )
+            for name in self.targets
+        )
+
+    def variable_tracker(self) -> VariableTracker:
+        """Rows Start, After Step 1 ..., Final; columns Stream Record, Lambda Trigger and
+        Processed Output. A step shows only what it changed in the target tables, marked
+        ``+`` added, ``~`` changed, ``-`` removed (and coloured); the whole tables after it are
+        one click away. Start and Final show the whole tables.
 
         Introduced in notebooks/01-stream-processing-flow.ipynb.
         """
         starts = {name: list(snap.values()) for name, snap in self._starts.items()}
-        columns = ["Start", *[f"After Step {s.number}" for s in self.steps], "Final"]
         all_records = [r for s in self.steps for r in s.records]
         all_invocations = [i for s in self.steps for i in s.invocations]
         finals = self.steps[-1].targets_after if self.steps else starts
         n_rec, n_inv = len(all_records), len(all_invocations)
         rows = [
-            {
-                "Start": "none yet",
-                **{f"After Step {s.number}": self._record_text(s) for s in self.steps},
-                "Final": f"{n_rec} record{'s' * (n_rec != 1)}"
+            TrackerRow("Start", "", "none yet", (("waiting", "ok"),), self._tables(starts), True),
+            *(
+                TrackerRow(
+                    f"After Step {s.number}",
+                    s.event,
+                    self._record_text(s),
+                    self._trigger_lines(s),
+                    self._tables(s.targets_after, s.changes),
+                    False,
+                )
+                for s in self.steps
+            ),
+            TrackerRow(
+                "Final",
+                "",
+                f"{n_rec} record{'s' * (n_rec != 1)}"
                 + (f": {', '.join(r['eventName'] for r in all_records)}" if n_rec else ""),
-            },
-            {
-                "Start": "waiting",
-                **{f"After Step {s.number}": self._trigger_text(s) for s in self.steps},
-                "Final": f"idle after {n_inv} invocation{'s' * (n_inv != 1)}",
-            },
-            {
-                "Start": self._targets_text(starts),
-                **{
-                    f"After Step {s.number}": self._targets_text(s.targets_after)
-                    for s in self.steps
-                },
-                "Final": self._targets_text(finals),
-            },
+                ((f"idle after {n_inv} invocation{'s' * (n_inv != 1)}", "ok"),),
+                self._tables(finals),
+                True,
+            ),
         ]
-        return lab_table(rows, columns, index=TRACKER_ROWS)
+        return VariableTracker(tuple(rows), has_target=bool(self.targets))
 
     def transcript(self) -> Transcript:
         """Every step told in a sentence or three, from the recorded run.

@@ -11,10 +11,13 @@ its quiz file, never from what the page happens to show:
 * as many Mermaid diagrams (SVGs) as the lesson has Mermaid fences, none shown as its source;
 * in each code cell, as many pictures of the run (``lk.timeline`` and the other PNG outputs) as
   the lesson's stored output has, each drawn (its image decoded, and shown at a readable size);
-* in each code cell, the HTML tables (execution tables, variable trackers, check results) of the
-  lesson's stored output for that cell: as many, with the same header cells, and the same number
-  of rows up to the first exercise (after it the learner's unfinished answer may change the data,
-  so there a table must still be there with its header);
+* in each code cell, the HTML tables (execution tables, variable trackers, ...) of the lesson's
+  stored output for that cell: as many, with the same header cells, and the same number of rows
+  up to the first exercise (after it the learner's unfinished answer may change the data, so
+  there a table must still be there with its header). A table inside a ``<details>`` is detail
+  shown on request (a check's Expected | Got, folded for a pass, open for a FAIL) and is not
+  counted: a check result's verdict is checked instead (coloured, and pass or FAIL as the
+  lesson's stored output says up to the first exercise);
 * the quiz of ``notebooks/quizzes/NN-*.json``: every question's prompt is shown, a wrong option
   shows that option's feedback, the right one shows success;
 * each live monitor updated in the page while its trigger ran, then showed it stopped.
@@ -91,13 +94,27 @@ _TABLES = """
   const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
   return [...panel.querySelectorAll('.jp-Notebook .jp-CodeCell')].map(cell =>
     [...cell.querySelectorAll(
-      '.jp-OutputArea-output[data-mime-type="text/html"] table')].map(t => ({
+      '.jp-OutputArea-output[data-mime-type="text/html"] table')]
+      .filter(t => !t.closest('details')).map(t => ({
         head: [...t.querySelectorAll('thead th')].map(th => th.textContent.trim()),
         rows: t.querySelectorAll('tbody tr').length,
         shown: t.getBoundingClientRect().width > 0 && t.getBoundingClientRect().height > 0,
       })));
 }
 """
+
+# For each code cell, the verdicts of its check results (lk.check): their text and colour.
+_VERDICTS = """
+() => {
+  const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  const verdict = /^(✔ (all )?\\d+ cases? pass|✘ \\d+ of \\d+ cases? fail)$/;
+  return [...panel.querySelectorAll('.jp-Notebook .jp-CodeCell')].map(cell =>
+    [...cell.querySelectorAll('.jp-OutputArea-output[data-mime-type="text/html"] span')]
+      .filter(s => verdict.test(s.textContent.trim()))
+      .map(s => ({text: s.textContent.trim(), background: getComputedStyle(s).backgroundColor})));
+}
+"""
+_VERDICT = re.compile(r"✔ (?:all )?\d+ cases? pass|✘ \d+ of \d+ cases? fail")
 
 
 class _Tables(HTMLParser):
@@ -108,10 +125,18 @@ class _Tables(HTMLParser):
         self.tables: list[dict[str, Any]] = []
         self._section: str | None = None
         self._in_th = False
+        self._details = 0  # inside a <details>: folded detail, not counted
+        self._counted = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "table":
-            self.tables.append({"head": [], "rows": 0})
+        if tag == "details":
+            self._details += 1
+        elif tag == "table":
+            self._counted = not self._details
+            if self._counted:
+                self.tables.append({"head": [], "rows": 0})
+        elif not self._counted:
+            return
         elif tag in ("thead", "tbody"):
             self._section = tag
         elif tag == "th" and self._section == "thead":
@@ -121,7 +146,11 @@ class _Tables(HTMLParser):
             self.tables[-1]["rows"] += 1
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("thead", "tbody"):
+        if tag == "details":
+            self._details -= 1
+        elif tag == "table":
+            self._counted = False
+        elif tag in ("thead", "tbody"):
             self._section = None
         elif tag == "th":
             self._in_th = False
@@ -144,6 +173,7 @@ class Expected:
     mermaid: int
     tables: list[list[dict[str, Any]]]  # per code cell, its stored HTML tables
     pictures: list[int]  # per code cell, how many PNG outputs (pictures of the run) it stores
+    verdicts: list[list[str]]  # per code cell, the verdicts of its check results
     first_exercise: int | None  # the index (among code cells) of the first solution cell
     quiz: dict[str, Any] | None
     monitors: int
@@ -154,15 +184,19 @@ class Expected:
         assert lesson_path.exists(), f"{name}: no lesson notebooks/{name} to take expectations from"
         lesson = nbformat.read(lesson_path, as_version=4)
         code = [c for c in lesson.cells if c.cell_type == "code"]
-        tables = []
+        tables, verdicts = [], []
         for cell in code:
             parser = _Tables()
+            found: list[str] = []
             for output in cell.get("outputs", []):
                 html = output.get("data", {}).get("text/html")
                 if html:
-                    parser.feed(html if isinstance(html, str) else "".join(html))
+                    html = html if isinstance(html, str) else "".join(html)
+                    parser.feed(html)
+                    found.extend(_VERDICT.findall(html))
             parser.close()
             tables.append(parser.tables)
+            verdicts.append(found)
         exercises = [i for i, c in enumerate(code) if "solution" in c.metadata.get("tags", [])]
         quiz_file = ROOT / "notebooks" / "quizzes" / f"{Path(name).stem}.json"
         calls = [m.group(1) for c in code for m in _QUIZ_PATH.finditer(c.source)]
@@ -182,6 +216,7 @@ class Expected:
                 sum("image/png" in o.get("data", {}) for o in cell.get("outputs", []))
                 for cell in code
             ],
+            verdicts=verdicts,
             first_exercise=exercises[0] if exercises else None,
             quiz=json.loads(quiz_file.read_text()) if quiz_file.exists() else None,
             monitors=sum("lk.monitor(" in c.source for c in code),
@@ -332,6 +367,22 @@ def _check_pictures(dom_code: Locator, expected: Expected, name: str) -> None:
             _save(image, f"{stem}-picture-{shown}.png")
 
 
+def _check_verdicts(page: Page, expected: Expected, name: str) -> None:
+    """Each check result shows its verdict in colour: the lesson's own verdict up to the first
+    exercise, and after it some verdict (a learner's unfinished answer fails)."""
+    shown: list[list[dict[str, str]]] = page.evaluate(_VERDICTS)
+    problems = []
+    for i, (want, got) in enumerate(zip(expected.verdicts, shown, strict=True)):
+        before_exercise = expected.first_exercise is None or i < expected.first_exercise
+        texts = [g["text"] for g in got]
+        if len(texts) != len(want) or (before_exercise and texts != want):
+            problems.append(f"code cell {i + 1}: verdicts {texts}, lesson {want}")
+        colourless = [g["text"] for g in got if g["background"] in ("", "rgba(0, 0, 0, 0)")]
+        if colourless:
+            problems.append(f"code cell {i + 1}: verdict without its colour: {colourless}")
+    assert not problems, f"{name}: the check results differ:\n" + "\n".join(problems)
+
+
 def _answer(option: Locator, check: Locator, box: Locator, verdict: str) -> None:
     """Pick an option, press Check, and wait for the verdict. ipywidgets holds a widget's new
     value back while a message is in flight but sends a button click at once, so a click made
@@ -407,6 +458,7 @@ def test_learner_notebook_runs_in_the_browser(
         _check_mermaid(panel, name, expected.mermaid)
         _check_tables(page, expected, name)
         _check_pictures(dom_code, expected, name)
+        _check_verdicts(page, expected, name)
         for i, cell in enumerate(code):
             last = cell.source.strip().splitlines()[-1] if cell.source.strip() else ""
             if last.endswith("execution_table()"):
