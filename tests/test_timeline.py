@@ -244,7 +244,10 @@ def test_every_invocation_of_the_log_is_counted_by_a_step(lab, table_name):
     assert [len(s.invocations) for s in trace.steps] == [1, 1, 2, 3]
     assert [s.before for s in trace.steps] == [0, 0, 1, 1]
     assert sum(len(s.invocations) for s in trace.steps) == len(trigger.invocations)
-    assert trace.variable_tracker().loc["Lambda Trigger", "Final"] == "idle after 7 invocations"
+    assert (
+        trace.variable_tracker().table().loc["Final", "Lambda Trigger"]
+        == "idle after 7 invocations"
+    )
     triggered = trace.execution_table()["Lambda Triggered"].tolist()
     assert triggered[2] == (
         "Yes: 2 invocations, 2 records (1 when the trigger polled before the step)"

@@ -64,7 +64,7 @@ def key_text(item: dict[str, Any], keys: list[str] | tuple[str, ...]) -> str:
 def _in_key_order(item: dict[str, Any], keys: tuple[str, ...]) -> tuple[tuple[int, Any], ...]:
     """Sort by key, numbers as numbers (2 before 17), then text."""
     return tuple(
-        (0, item[k]) if isinstance(item.get(k), int | Decimal) else (1, str(item.get(k)))
+        (0, item[k]) if isinstance(item.get(k), int | Decimal) else (1, plain_text(item.get(k)))
         for k in keys
     )
 

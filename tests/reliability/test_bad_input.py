@@ -1634,7 +1634,7 @@ def test_a_tracer_on_tables_with_binary_keys_shows_them_as_bytes(lab, table_name
         row = trace.execution_table().iloc[0]
         assert row["Stream Record Captured"] == "Yes: INSERT"
         assert row["Output Action"] == f"Wrote b'\\x01\\x02' to {target}"
-        assert "INSERT b'\\x01\\x02'" in trace.variable_tracker().to_string()
+        assert "INSERT b'\\x01\\x02'" in repr(trace.variable_tracker())
     finally:
         trigger.close()
     assert_usable(lab)
