@@ -6,7 +6,7 @@ Rooms: ``_display`` (tables that render fully in JupyterLab), ``_progress`` (tqd
 installed?), ``_notebooks`` (navigation, contents page, learner copies); the pictures of a run:
 ``_picture`` (what every picture shares: PNG and text), ``_timeline`` (records, batches,
 attempts, halves, lanes, windows, discards) drawn by ``_timeline_figure``, ``_charts`` (the step
-chart, the shard strip).
+chart, the shard strip); ``_metrics`` (what CloudWatch would show: a frame over time, a chart).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from ._charts import ShardStrip, StepChart, shard_strip
 from ._check import CheckResult, Exercise, check
 from ._display import LabTable, lab_table
 from ._doctor import Check, Report, doctor
+from ._metrics import MetricsChart, MetricsTable
 from ._monitor import Monitor, monitor
 from ._quiz import Feedback, Option, Question, Quiz, quiz
 from ._timeline import Timeline, timeline
@@ -27,6 +28,8 @@ __all__ = [
     "Exercise",
     "Feedback",
     "LabTable",
+    "MetricsChart",
+    "MetricsTable",
     "Monitor",
     "Option",
     "Question",
