@@ -35,6 +35,7 @@ from labkit.esm._metrics import (
     arrival,
     column,
     statistics,
+    truncate,
 )
 
 EVENT_COUNT = {"Metrics": ["EventCount"]}
@@ -287,6 +288,19 @@ def test_parallel_lanes_run_at_once_and_concurrency_says_so(lab, table_name, mak
 
 
 # -- IteratorAge -----------------------------------------------------------------------------
+def test_times_are_shown_rounded_down_to_the_precision():
+    """1380 ms (a second and a cold start) shows as 1000 at a precision of 1000: the same on
+    every run while the variation stays under a second."""
+    assert [truncate(v, 1000) for v in (0.2, 999.9, 1000.0, 1380.0, 60_004.2)] == [
+        0,
+        0,
+        1000,
+        1000,
+        60_000,
+    ]
+    assert truncate(1380.5, None) == 1380.5 and truncate(None, 1000) is None
+
+
 def test_arrival_is_the_creation_time_on_aws_and_bounded_by_the_read_on_local():
     created_at = 1_800_000_000.0  # a whole minute, as DynamoDB Local sends it
     assert arrival(created_at + 7, created_at + 7.4, resolution=1) == created_at + 7

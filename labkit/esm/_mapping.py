@@ -282,9 +282,9 @@ class EventSourceMapping:
         column per metric with the statistic AWS views it with (``Invocations (Sum)``,
         ``IteratorAge (Maximum, ms)``, ...). ``names`` picks metrics (all by default: the
         function's five, and the six event counts when ``metrics_config`` asks for
-        EventCount). ``precision_ms`` rounds Duration and IteratorAge to a multiple of it (the
-        lab's timings vary by milliseconds from run to run). ``.chart()`` draws it. Each
-        metric's AWS definition and the lab's reading: ``labkit.esm._metrics.METRICS``.
+        EventCount). ``precision_ms`` rounds Duration and IteratorAge down to a multiple of it
+        (``_metrics.truncate``: the lab's timings vary from run to run). ``.chart()`` draws it.
+        Each metric's AWS definition and the lab's reading: ``labkit.esm._metrics.METRICS``.
 
         Introduced in notebooks/13-operating-a-stream-consumer.ipynb.
         """

@@ -77,6 +77,7 @@ __all__ = [
     "datapoints",
     "iterator_age_ms",
     "statistics",
+    "truncate",
 ]
 
 TIME_COLUMN = "Time (s)"  # a period's start, in seconds after the trigger's first datapoint
@@ -234,6 +235,16 @@ def column(name: str, statistic: str | None = None) -> str:
     statistic = statistic or metric.statistic
     unit = ", ms" if metric.unit == "Milliseconds" and statistic != "SampleCount" else ""
     return f"{name} ({statistic}{unit})"
+
+
+def truncate(value: float | None, precision_ms: float | None) -> float | None:
+    """A time shown to ``precision_ms``: rounded *down* to a multiple of it, as a clock shows
+    whole seconds (1380 ms at a precision of 1000 shows as 1000). The lab's timings vary by
+    milliseconds, and a cold start by a few hundred, from run to run; rounding down keeps a
+    lesson's table the same as long as they stay under the precision."""
+    if precision_ms is None or value is None:
+        return value
+    return math.floor(value / precision_ms + 1e-9) * precision_ms
 
 
 @dataclass(frozen=True)
@@ -565,7 +576,8 @@ class IteratorAgeAlarm:
 
     def history(self, precision_ms: float | None = None) -> Any:
         """The alarm's states on the trigger's run so far, one row per period (a table);
-        ``precision_ms`` rounds the IteratorAge shown (not the one compared).
+        ``precision_ms`` rounds the IteratorAge shown down (``truncate``; the alarm compares
+        the exact value).
 
         Introduced in notebooks/13-operating-a-stream-consumer.ipynb.
         """
@@ -577,8 +589,7 @@ class IteratorAgeAlarm:
         rows = self.evaluate(self.source())
         key = column(self.METRIC, self.STATISTIC)
         for row in rows:
-            if precision_ms is not None and row[key] is not None:
-                row[key] = round(row[key] / precision_ms) * precision_ms
+            row[key] = truncate(row[key], precision_ms)
             row[key] = "" if row[key] is None else _plain_number(row[key])
             row[TIME_COLUMN] = _plain_number(row[TIME_COLUMN])
         return _seams.table(rows, [TIME_COLUMN, key, "Breaching", "State"])

@@ -35,6 +35,7 @@ from ..esm._metrics import (
     Metrics,
     column,
     statistics,
+    truncate,
 )
 from ._display import LabTable
 from ._picture import COLOURS, Picture, new_figure
@@ -56,12 +57,6 @@ def _shown(value: Any) -> Any:
     if isinstance(value, float):
         return int(value) if value == int(value) else round(value, 2)
     return value
-
-
-def _rounded(value: Any, precision_ms: float | None) -> Any:
-    if precision_ms is None or value is None:
-        return value
-    return round(value / precision_ms) * precision_ms
 
 
 class MetricsTable(LabTable):
@@ -132,7 +127,7 @@ def metrics_table(
     rows = data.rows(*names, period=period)
     for row in rows:
         for key in _MS_COLUMNS & row.keys():
-            row[key] = _rounded(row[key], precision_ms)
+            row[key] = truncate(row[key], precision_ms)
     table = MetricsTable(pd.DataFrame(rows, columns=columns, dtype=float))
     table[TIME_COLUMN] = table[TIME_COLUMN].map(lambda t: _whole_seconds(round(t, 6)))
     shown = f"{period:g} s" if period != 60 else "1 minute"
@@ -169,7 +164,7 @@ class MetricsChart(Picture):
         return LabTable(frame.astype(object).map(_shown))
 
     def figure(self) -> Figure:
-        from matplotlib.ticker import FuncFormatter, MaxNLocator
+        from matplotlib.ticker import FuncFormatter, MaxNLocator, MultipleLocator
 
         count = max(len(self.series), 1)
         figure = new_figure(7.5, 0.6 + 1.55 * count)
@@ -185,11 +180,13 @@ class MetricsChart(Picture):
                 # a datapoint of 0 (an empty poll) is a value too: a dash on the axis
                 zeros = [x + width / 2 for x, y in zip(xs, ys, strict=True) if y == 0]
                 ax.plot(zeros, [0] * len(zeros), ls="none", marker="_", ms=12, mew=2, color=colour)
-                ax.yaxis.set_major_locator(MaxNLocator(integer=True))
             else:
                 middle = [x + self.period / 2 for x in xs]
                 ax.plot(middle, ys, marker="o", ms=4, lw=1.6, color=colour)
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+            top = max([*ys, 1])
             if self.threshold_ms is not None and name.startswith("IteratorAge"):
+                top = max(top, self.threshold_ms)
                 ax.axhline(self.threshold_ms, color=COLOURS["error"], lw=1.2, ls="--")
                 ax.text(
                     self.times[0] if self.times else 0,
@@ -199,7 +196,6 @@ class MetricsChart(Picture):
                     fontsize=7,
                     va="bottom",
                 )
-            top = max([*ys, self.threshold_ms or 0, 1])
             ax.set_ylim(0, top * 1.18)
             ax.set_title(name, fontsize=8.5, loc="left")
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
@@ -209,6 +205,8 @@ class MetricsChart(Picture):
                 ax.spines[side].set_visible(False)
         end = (self.times[-1] if self.times else 0) + self.period
         axes[-1].set_xlim(min(self.times, default=0), end)
+        if end / self.period <= 12:  # a tick at each period's start
+            axes[-1].xaxis.set_major_locator(MultipleLocator(self.period))
         axes[-1].set_xlabel(
             f"seconds after the first datapoint (each period {self.period:g} s)", fontsize=8
         )
@@ -243,7 +241,7 @@ def step_metrics(
             for key, value in stats[0].items():
                 if key == TIME_COLUMN:
                     continue
-                row[key] = _rounded(value, precision_ms) if key in _MS_COLUMNS else value
+                row[key] = truncate(value, precision_ms) if key in _MS_COLUMNS else value
                 if key not in columns:
                     columns.append(key)
             rows.append(row)

@@ -435,7 +435,7 @@ class Tracer:
     def metrics(self, *names: str, precision_ms: float | None = None) -> LabTable:
         """What CloudWatch would have recorded in each step: per step and per trigger that did
         something in it, each metric's statistic over the step (``names``: the metrics to show;
-        all by default). ``precision_ms`` rounds Duration and IteratorAge (see
+        all by default). ``precision_ms`` rounds Duration and IteratorAge down (see
         ``Trigger.metrics``).
 
         Introduced in notebooks/13-operating-a-stream-consumer.ipynb.
