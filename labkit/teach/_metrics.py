@@ -183,7 +183,7 @@ class MetricsChart(Picture):
             else:
                 middle = [x + self.period / 2 for x in xs]
                 ax.plot(middle, ys, marker="o", ms=4, lw=1.6, color=colour)
-            ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True, steps=[1, 2, 5, 10]))
             top = max([*ys, 1])
             if self.threshold_ms is not None and name.startswith("IteratorAge"):
                 top = max(top, self.threshold_ms)
