@@ -81,7 +81,11 @@ from .esm import (
 if TYPE_CHECKING:
     from .teach import LabTable, Tracer, check, doctor, monitor, quiz, shard_strip, timeline
 
-_seams.register(bar="labkit.teach._progress:bar", table="labkit.teach._display:lab_table")
+_seams.register(
+    bar="labkit.teach._progress:bar",
+    table="labkit.teach._display:lab_table",
+    metrics="labkit.teach._metrics:metrics_table",
+)
 
 __version__ = "0.1.0"
 

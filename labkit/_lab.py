@@ -506,6 +506,7 @@ class Lab:
         ),
         tumbling_window_in_seconds: int = TriggerConfig.tumbling_window_in_seconds,
         parallelization_factor: int = TriggerConfig.parallelization_factor,
+        metrics_config: dict[str, Any] | None = TriggerConfig.metrics_config,
         checkpoint_table: str | None = None,
         function_name: str | None = None,
     ) -> Trigger:
@@ -552,6 +553,7 @@ class Lab:
             function_response_types=function_response_types,  # type: ignore[arg-type]
             tumbling_window_in_seconds=tumbling_window_in_seconds,
             parallelization_factor=parallelization_factor,
+            metrics_config=metrics_config,
         )
         stream_arn = self.stream_arn(table_name)
         destination = None
@@ -583,6 +585,8 @@ class Lab:
             variables=self.function_variables(),
             describe_table=self._description,
             takes_over=earlier,
+            # ApproximateCreationDateTime: to the second on AWS, to the minute on DynamoDB Local
+            creation_resolution=1.0 if self.on_aws else 60.0,
         )
         if earlier is not None:
             earlier.close(replaced_by=f"lab.trigger({table_name!r}, ...) made again for {name!r}")

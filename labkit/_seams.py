@@ -1,15 +1,19 @@
-"""The two places where the engine hands something to the presentation wing, without knowing it.
+"""The places where the engine hands something to the presentation wing, without knowing it.
 
 The engine (``labkit.backend``, ``labkit.esm``, ``labkit._lab``) must run in a plain script or a
-test with no pandas, tqdm or Jupyter installed. Two of its answers are nevertheless shown to a
-learner: a long call's progress bar, and a log as a table. The engine asks for them here:
+test with no pandas, tqdm or Jupyter installed. Three of its answers are nevertheless shown to a
+learner: a long call's progress bar, a log as a table, and a trigger's metrics. The engine asks
+for them here:
 
 * ``Progress`` counts work and, once a call is really long, asks the registered *bar factory*
   for a bar (``labkit.teach`` registers tqdm's; with none registered, nothing is shown);
 * ``table(rows, columns)`` builds what ``trigger.log()`` returns: the registered *table
-  factory*'s table (``labkit.teach`` registers ``LabTable``), or the plain list of row dicts.
+  factory*'s table (``labkit.teach`` registers ``LabTable``), or the plain list of row dicts;
+* ``metrics(data, ...)`` builds what ``trigger.metrics()`` returns: the registered *metrics
+  factory*'s frame (``labkit.teach`` registers ``MetricsTable``, which also draws a chart), or
+  the plain rows.
 
-``labkit/__init__.py`` registers both by dotted name, so the presentation wing is imported only
+``labkit/__init__.py`` registers them by dotted name, so the presentation wing is imported only
 when a bar or a table is really wanted. A bar appears only when the call is really long: after
 ``DELAY_S`` seconds and (where a count means something) only once it has ``min_count`` items. So
 the short calls of a lesson never print one, and notebook outputs stay the same on every run.
@@ -23,20 +27,25 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-__all__ = ["DELAY_S", "Progress", "register", "table"]
+__all__ = ["DELAY_S", "Progress", "metrics", "register", "table"]
 
 DELAY_S = 2.0  # a call shorter than this never shows a bar
 
 # "module:function" names, imported on first use.
-_factories: dict[str, str | None] = {"bar": None, "table": None}
+_factories: dict[str, str | None] = {"bar": None, "table": None, "metrics": None}
 
 
-def register(*, bar: str | None = None, table: str | None = None) -> None:
-    """Name the functions that make a bar and a table (``"package.module:function"``)."""
+def register(
+    *, bar: str | None = None, table: str | None = None, metrics: str | None = None
+) -> None:
+    """Name the functions that make a bar, a table and a metrics table
+    (``"package.module:function"``)."""
     if bar is not None:
         _factories["bar"] = bar
     if table is not None:
         _factories["table"] = table
+    if metrics is not None:
+        _factories["metrics"] = metrics
 
 
 def _factory(kind: str) -> Callable[..., Any] | None:
@@ -53,6 +62,17 @@ def table(rows: list[dict[str, Any]], columns: list[str]) -> Any:
     if make is None:
         return [{column: row.get(column) for column in columns} for row in rows]
     return make(rows, columns)
+
+
+def metrics(data: Any, **options: Any) -> Any:
+    """A trigger's metrics (``_metrics.Metrics``) as the registered metrics factory shows them
+    (``labkit.teach`` registers a pandas frame with a chart); with none registered, the plain
+    rows of ``data.rows``."""
+    make = _factory("metrics")
+    if make is None:
+        names = options.get("names", ())
+        return data.rows(*names, period=options.get("period", 60))
+    return make(data, **options)
 
 
 class Progress:

@@ -382,6 +382,68 @@ def test_every_kind_of_template_deploys_as_it_is(lab, tables, code, make_trigger
     assert got == expected  # every other option exactly as esm_config has it
 
 
+def test_a_template_with_event_count_metrics_and_iterator_age_alarms_deploys_as_it_is(
+    lab, tables, totals_function, make_trigger
+):
+    """Lesson 13's template: the mapping asks for the EventCount metrics (MetricsConfig, as
+    esm_config has it) and AWS::CloudWatch::Alarm resources watch the function's IteratorAge
+    (namespace AWS/Lambda, dimension FunctionName: a Ref to the template's function)."""
+    source, totals, _ = tables
+    trigger = make_trigger(source, totals_function, metrics_config={"Metrics": ["EventCount"]})
+    paging = trigger.iterator_age_alarm(
+        300_000,
+        evaluation_periods=3,
+        datapoints_to_alarm=2,
+        actions=["arn:aws:sns:us-east-1:123456789012:on-call"],
+    )
+    early = trigger.iterator_age_alarm(60_000)
+    template = labkit.cloudformation_template(trigger, writes_to=[totals], alarms=[paging, early])
+    assert lint_findings(template) == []
+    function_id, _ = _one(template, "AWS::Lambda::Function")
+    _, mapping = _one(template, "AWS::Lambda::EventSourceMapping")
+    assert mapping["Properties"]["MetricsConfig"] == {"Metrics": ["EventCount"]}
+    alarms = _resources(template, "AWS::CloudWatch::Alarm")
+    assert list(alarms) == ["OrderTotalsIteratorAgeAlarm1", "OrderTotalsIteratorAgeAlarm2"]
+    first = alarms["OrderTotalsIteratorAgeAlarm1"]["Properties"]
+    assert first == paging.properties({"Ref": function_id})
+    assert first["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function_id}}]
+    assert (first["Namespace"], first["MetricName"], first["Statistic"]) == (
+        "AWS/Lambda",
+        "IteratorAge",
+        "Maximum",
+    )
+    assert (first["Threshold"], first["EvaluationPeriods"], first["DatapointsToAlarm"]) == (
+        300_000,
+        3,
+        2,
+    )
+    assert first["AlarmActions"] == ["arn:aws:sns:us-east-1:123456789012:on-call"]
+    assert "AlarmActions" not in alarms["OrderTotalsIteratorAgeAlarm2"]["Properties"]
+    single = labkit.cloudformation_template(trigger, writes_to=[totals], alarms=[early])
+    assert list(_resources(single, "AWS::CloudWatch::Alarm")) == ["OrderTotalsIteratorAgeAlarm"]
+    assert lint_findings(single) == []
+
+
+def test_a_template_refuses_an_alarm_of_another_function(
+    lab, tables, totals_function, make_trigger, table_name
+):
+    source, totals, _ = tables
+    trigger = make_trigger(source, totals_function)
+    other_table = table_name("other")
+    lab.create_table(other_table)
+    other = make_trigger(other_table, ignore)
+    with pytest.raises(labkit.DeployError, match="watches 'ignore'"):
+        labkit.cloudformation_template(
+            trigger, writes_to=[totals], alarms=[other.iterator_age_alarm(1000)]
+        )
+    with pytest.raises(labkit.DeployError, match="not a list"):
+        labkit.cloudformation_template(
+            trigger, writes_to=[totals], alarms=trigger.iterator_age_alarm(1000)
+        )
+    with pytest.raises(labkit.DeployError, match="not an alarm"):
+        labkit.cloudformation_template(trigger, writes_to=[totals], alarms=[{"Threshold": 1}])
+
+
 def test_a_large_module_goes_to_s3_and_keeps_its_handler(lab, tables, code, make_trigger):
     source, _, _ = tables
     (code / "big.py").write_text(

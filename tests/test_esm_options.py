@@ -66,6 +66,22 @@ RANGES: list[tuple[str, list[Any], list[Any]]] = [
             ["reportbatchitemfailures"],
         ],
     ),
+    # API reference, "EventSourceMappingMetricsConfig": Metrics holds EventCount, ErrorCount or
+    # KafkaMetrics; the Lambda DG's table gives a DynamoDB stream the EventCount group only.
+    (
+        "metrics_config",
+        [None, {"Metrics": ["EventCount"]}, {"Metrics": []}],
+        [
+            {"Metrics": ["ErrorCount"]},
+            {"Metrics": ["KafkaMetrics"]},
+            {"Metrics": ["EventCount", "EventCount"]},
+            {"Metrics": "EventCount"},
+            {"metrics": ["EventCount"]},
+            {"Metrics": ["EventCount"], "Extra": 1},
+            ["EventCount"],
+            "EventCount",
+        ],
+    ),
 ]
 ACCEPTED = [(option, value) for option, ok, _ in RANGES for value in ok]
 REFUSED = [(option, value) for option, _, bad in RANGES for value in bad]
@@ -376,6 +392,7 @@ def test_esm_config_round_trips_every_option_under_boto3s_names(lab, table_name,
         function_response_types=["ReportBatchItemFailures"],
         tumbling_window_in_seconds=120,
         parallelization_factor=4,
+        metrics_config={"Metrics": ["EventCount"]},
     )
     queue = "arn:aws:sqs:us-east-1:123456789012:orders-dlq"
     kwargs = trigger.esm_config("orders-fn", destination_arn=queue)
@@ -395,6 +412,7 @@ def test_esm_config_round_trips_every_option_under_boto3s_names(lab, table_name,
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
         "TumblingWindowInSeconds": 120,
         "ParallelizationFactor": 4,
+        "MetricsConfig": {"Metrics": ["EventCount"]},
     }
 
 

@@ -118,3 +118,25 @@ def test_wait_says_what_is_missing_when_the_records_do_not_come(lab, running):
             monitor.wait(records=3, timeout=0.3)
     finally:
         monitor.stop()
+
+
+def test_the_monitor_shows_iterator_age_and_records_per_second(lab, running):
+    """What an operator watches (issue 14): the IteratorAge of the latest batch, as
+    trigger.metrics() computes it, and the records delivered per second lately."""
+    name, trigger = running
+    monitor = labkit.monitor(trigger, interval=0.05)
+    try:
+        assert monitor.operations() == (None, 0.0)
+        assert 'data-iterator-age-ms=""' in monitor.counter.value
+        lab.put_items(name, [{"pk": f"k{n}"} for n in range(3)])
+        assert monitor.wait(records=3) == 3
+        age, rate = monitor.operations()
+        last = [i for i in trigger.invocations if i.iterator_age_ms is not None][-1]
+        assert age == last.iterator_age_ms and 0 <= age < 60_000
+        assert rate > 0
+        monitor.refresh()
+        assert "data-iterator-age-ms=" in monitor.counter.value
+        assert "records/s" in monitor.counter.value and "IteratorAge" in monitor.counter.value
+    finally:
+        monitor.stop()
+    assert not _monitor_threads()

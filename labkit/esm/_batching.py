@@ -42,6 +42,7 @@ class Entry:
     delivered: bool = False
     _size: int | None = None
     order: int = 0  # when its GetRecords returned (``_loops.READ_ORDER``)
+    arrived: float = 0.0  # when it reached the stream, as IteratorAge counts (``_metrics``)
 
     def for_delivery(self, stream_arn: str) -> dict[str, Any]:
         """The record for an attempt. Lambda serialises a new event for every attempt, so a
@@ -209,6 +210,7 @@ class ShardWork:
     buffer: deque[dict[str, Any]] = field(default_factory=deque)
     notices: tuple[str, ...] = ()
     read_order: int = 0  # when the read that filled the buffer returned (``_loops``)
+    read_at: float = 0.0  # the wall-clock time of that read (``_metrics.arrival``)
 
     @property
     def busy(self) -> bool:

@@ -43,6 +43,11 @@ Sources (AWS documentation):
       execution role does not have permissions to call SendMessage on SQS"). So the template's
       mapping ``DependsOn`` the role's policy.
 [L4]  Lambda DG, "Lambda runtimes": Python 3.13 is a supported runtime (``RUNTIME``).
+[CW1] ``AWS::CloudWatch::Alarm``: ``Namespace`` ``AWS/Lambda``, ``MetricName`` ``IteratorAge``,
+      ``Dimensions`` ``FunctionName`` (a ``Ref`` to the function gives its name),
+      ``Statistic``, ``Period``, ``EvaluationPeriods``, ``DatapointsToAlarm``, ``Threshold``,
+      ``ComparisonOperator``, ``TreatMissingData``, ``AlarmActions`` (``_metrics.IteratorAgeAlarm``
+      holds them, and evaluates the same rule on the lab's run).
 
 Engine module: no Jupyter imports.
 """
@@ -64,6 +69,7 @@ from botocore.validate import validate_parameters
 from .._errors import DeployError
 from ._function import Function, _module_file
 from ._mapping import EventSourceMapping
+from ._metrics import IteratorAgeAlarm
 
 __all__ = [
     "INLINE_CODE_MAX",
@@ -570,6 +576,27 @@ def _code(fn: Function) -> tuple[dict[str, Any], str, dict[str, Any]]:
     return code, fn.handler, parameters
 
 
+def _check_alarms(alarms: Any, trigger: EventSourceMapping) -> list[IteratorAgeAlarm]:
+    if isinstance(alarms, IteratorAgeAlarm) or not isinstance(alarms, list | tuple):
+        raise DeployError(
+            f"alarms={alarms!r} is not a list of alarms.",
+            "pass alarms=[trigger.iterator_age_alarm(threshold_ms=60_000)].",
+        )
+    for alarm in alarms:
+        if not isinstance(alarm, IteratorAgeAlarm):
+            raise DeployError(
+                f"alarms holds {alarm!r}, not an alarm made by trigger.iterator_age_alarm().",
+                "pass alarms=[trigger.iterator_age_alarm(threshold_ms=60_000)].",
+            )
+        if alarm.function_name != trigger.function_name:
+            raise DeployError(
+                f"The alarm watches {alarm.function_name!r}, but this template deploys "
+                f"{trigger.function_name!r}.",
+                "make the alarm from this trigger: trigger.iterator_age_alarm(...).",
+            )
+    return list(alarms)
+
+
 def cloudformation_template(
     trigger: EventSourceMapping,
     function_name: str | None = None,
@@ -577,6 +604,7 @@ def cloudformation_template(
     writes_to: Sequence[Any] = (),
     destination_arn: str | None = None,
     role_name: str | None = None,
+    alarms: Sequence[IteratorAgeAlarm] = (),
 ) -> dict[str, Any]:
     """A CloudFormation template (as a dict) that deploys the trigger and its function as they
     ran in the lab, with nothing to fill in:
@@ -596,7 +624,10 @@ def cloudformation_template(
     * the event source mapping: ``trigger.esm_config(...)`` unchanged [CF2], except that the
       stream, function and queue are the template's (``Fn::GetAtt`` / ``Ref``); it
       ``DependsOn`` the policy, since Lambda checks the role's stream and destination
-      permissions when the mapping is created [L3].
+      permissions when the mapping is created [L3]; its ``MetricsConfig`` when the trigger
+      has one;
+    * each alarm in ``alarms`` (``trigger.iterator_age_alarm(...)``): an
+      ``AWS::CloudWatch::Alarm`` on the function's IteratorAge [CW1].
 
     No DynamoDB Local ARN appears in it (``lab_arns(template) == []``). Deploy with
     ``aws cloudformation deploy --capabilities CAPABILITY_IAM`` (``CAPABILITY_NAMED_IAM`` with
@@ -717,6 +748,12 @@ def cloudformation_template(
         "DependsOn": [ids["policy"]],
         "Properties": mapping,
     }
+    for n, alarm in enumerate(_check_alarms(alarms, trigger), start=1):
+        alarm_id = f"{stem}IteratorAgeAlarm" + (str(n) if len(alarms) > 1 else "")
+        resources[alarm_id] = {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": alarm.properties({"Ref": ids["function"]}),
+        }
 
     template: dict[str, Any] = {
         "AWSTemplateFormatVersion": "2010-09-09",

@@ -13,7 +13,10 @@ its thread gets an exception as soon as it runs Python code again (a call blocke
 
 Environment variables live in the one process (``os.environ``): while an invocation runs, the
 function's variables are set there, and invocations of functions whose variables differ take
-turns; those of one function (its lanes) run together.
+turns; those of one function (its lanes) run together. The one variable that differs between
+environments of one function, ``AWS_LAMBDA_LOG_STREAM_NAME``, does not make them take turns:
+while two run at once ``os.environ`` holds the first one's (``context.log_stream_name`` is each
+one's own).
 """
 
 from __future__ import annotations
@@ -81,6 +84,11 @@ class _Hold:
         self._owner._release(self)
 
 
+# Variables each execution environment of one function has its own value of: they do not make
+# two environments of the function take turns (lanes run at once, as on Lambda).
+_PER_ENVIRONMENT = frozenset({"AWS_LAMBDA_LOG_STREAM_NAME"})
+
+
 class _Variables:
     """Sets a function's variables in ``os.environ`` while its invocations run."""
 
@@ -95,7 +103,7 @@ class _Variables:
         """Hold ``variables`` in ``os.environ`` for the block. A timed-out invocation's hold is
         released by the caller (``_Hold.release``), so a call stuck in C code keeps no other
         function waiting; the block's own end then releases nothing."""
-        key = frozenset(variables.items())
+        key = frozenset((k, v) for k, v in variables.items() if k not in _PER_ENVIRONMENT)
         with self._cond:
             while self._holders and self._key != key:
                 self._cond.wait()

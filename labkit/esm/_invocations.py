@@ -73,6 +73,11 @@ class Invocation:
     batch: int = 0
     bisect: tuple[int, ...] = ()
     repair: str | None = None
+    # For the metrics (``_metrics``): when the mapping sent the event and when the call ended,
+    # on the trigger's clock, and the IteratorAge of the batch then (None: no record in it).
+    started: float = 0.0
+    ended: float = 0.0
+    iterator_age_ms: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -123,6 +128,7 @@ class Discard:
     batch: int = 0  # the lane's batch the records were in (see ``Invocation.batch``)
     bisect: tuple[int, ...] = ()
     records: tuple[dict[str, Any], ...] = ()  # as the function would have got them
+    at: float = 0.0  # when the records were given up on, on the trigger's clock
 
 
 def _row(entry: Invocation | Discard) -> dict[str, Any]:
@@ -189,6 +195,11 @@ class InvocationLog:
             self.invocations[invocation.number - 1] = amended
             self.entries[self.entries.index(invocation)] = amended
         return amended
+
+    def snapshot(self) -> tuple[list[Invocation], list[Discard]]:
+        """The invocations and discards so far (copies, taken at once)."""
+        with self._lock:
+            return list(self.invocations), list(self.discards)
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per invocation or discarded batch, in the order they happened."""

@@ -33,6 +33,7 @@ from ._function import (
 )
 from ._invocations import LOG_COLUMNS, Discard, Invocation, InvocationLog, Outcome
 from ._loops import LoopDetector
+from ._metrics import LOCAL_RESOLUTION_S, IteratorAgeAlarm, Metrics, Recorder, datapoints
 from ._options import TriggerConfig
 from ._poller import Poller
 from ._repair import redelivery_event, replay_event
@@ -64,6 +65,7 @@ class EventSourceMapping:
         variables: dict[str, str] | None = None,
         describe_table: Callable[[str], dict[str, Any]] | None = None,
         takes_over: EventSourceMapping | None = None,
+        creation_resolution: float = LOCAL_RESOLUTION_S,
     ) -> None:
         self.table_name, self.stream_arn, self.config = table_name, stream_arn, config
         self.streams, self.region, self.clock = streams, region, clock
@@ -78,6 +80,8 @@ class EventSourceMapping:
         self.checkpoints: CheckpointStore = checkpoints or MemoryCheckpoints()
         self.reader = self._reader(takes_over)
         self.history = InvocationLog()
+        # what the metrics need beyond the log: reads, filtering, arrivals (``_metrics``)
+        self.recorder = Recorder(creation_resolution)
         self.poller_errors: list[str] = []  # what went wrong in background polling
         self.closed = False
         self.replaced_by: str | None = None  # why it closed, if a newer trigger replaced it
@@ -261,6 +265,69 @@ class EventSourceMapping:
         """
         return _seams.table(self.history.rows(), LOG_COLUMNS)
 
+    # -- what CloudWatch would show ---------------------------------------------------------
+    def metric_data(self) -> Metrics:
+        """The datapoints of this trigger's run so far (``_metrics``), and which metrics AWS
+        would emit for it: the function's, and the event counts if ``metrics_config`` asks."""
+        return Metrics(
+            self.function_name,
+            self.table_name,
+            self.config.event_count_metrics,
+            tuple(datapoints(self.history, self.recorder)),
+        )
+
+    def metrics(self, *names: str, period: float = 60, precision_ms: float | None = None) -> Any:
+        """The CloudWatch metrics of this trigger's function and event source mapping, computed
+        from its run: one row per ``period`` seconds (counted from its first datapoint), one
+        column per metric with the statistic AWS views it with (``Invocations (Sum)``,
+        ``IteratorAge (Maximum, ms)``, ...). ``names`` picks metrics (all by default: the
+        function's five, and the six event counts when ``metrics_config`` asks for
+        EventCount). ``precision_ms`` rounds Duration and IteratorAge down to a multiple of it
+        (``_metrics.truncate``: the lab's timings vary from run to run). ``.chart()`` draws it.
+        Each metric's AWS definition and the lab's reading: ``labkit.esm._metrics.METRICS``.
+
+        Introduced in notebooks/13-operating-a-stream-consumer.ipynb.
+        """
+        self._check_period(period)
+        data = self.metric_data()
+        data.names(names)  # an unknown or unrequested metric: its error, with the fix
+        return _seams.metrics(data, names=names, period=period, precision_ms=precision_ms)
+
+    @staticmethod
+    def _check_period(period: Any) -> None:
+        if isinstance(period, bool) or not isinstance(period, int | float) or period <= 0:
+            raise TriggerError(
+                f"period={period!r} is not a number of seconds above 0.",
+                "pass period=60 (CloudWatch's minute, Lambda's resolution) or, to see a short "
+                "run in detail, period=1.",
+            )
+
+    def iterator_age_alarm(
+        self,
+        threshold_ms: float,
+        *,
+        evaluation_periods: int = 1,
+        datapoints_to_alarm: int | None = None,
+        period: int = 60,
+        actions: tuple[str, ...] | list[str] = (),
+    ) -> IteratorAgeAlarm:
+        """A CloudWatch alarm on this trigger's function's IteratorAge (Maximum per ``period``
+        seconds above ``threshold_ms`` in ``datapoints_to_alarm`` of ``evaluation_periods``
+        periods; ``actions``: SNS topics to notify). ``alarm.history()`` evaluates it on this
+        run; ``lk.cloudformation_template(trigger, alarms=[alarm])`` deploys it.
+
+        Introduced in notebooks/13-operating-a-stream-consumer.ipynb.
+        """
+        return IteratorAgeAlarm(
+            self.function_name,
+            threshold_ms,
+            evaluation_periods,
+            datapoints_to_alarm,
+            period,
+            tuple(actions),
+            source=self.metric_data,
+        )
+
     def esm_config(
         self,
         function_name: str | None = None,
@@ -330,6 +397,7 @@ class EventSourceMapping:
     def _invoke_once(
         self, event: dict[str, Any], shard_id: str, pool: EnvironmentPool, note: str
     ) -> Invocation:
+        started = self.clock()
         response = invoke(pool, event)
         outcome = Outcome.SUCCESS if response.error is None else Outcome.ERROR
         return self.history.add(
@@ -341,4 +409,6 @@ class EventSourceMapping:
             notes=(note,),
             function_name=self.function_name,
             repair=note,
+            started=started,
+            ended=self.clock(),
         )

@@ -15,9 +15,12 @@ from .._errors import InvalidTableNameError, InvalidTriggerOptionError
 from .._names import check_table_name
 from ._filters import FilterCriteria, compile_filter_criteria
 
-__all__ = ["REPORT_BATCH_ITEM_FAILURES", "TriggerConfig"]
+__all__ = ["EVENT_COUNT", "REPORT_BATCH_ITEM_FAILURES", "TriggerConfig"]
 
 REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
+# The one metric group of MetricsConfig for a DynamoDB stream ("EventCount"; the API's other
+# values, ErrorCount and KafkaMetrics, are for Amazon MSK and self-managed Apache Kafka).
+EVENT_COUNT = "EventCount"
 _STARTING_POSITIONS = ("TRIM_HORIZON", "LATEST")
 
 
@@ -73,6 +76,12 @@ class TriggerConfig:
       ``state`` and returns ``{"state": ...}``. Default 0 (no window).
     * ``parallelization_factor``: 1 to 10 batches of one shard in flight at once, each item key
       always on the same lane (so per-item order holds); default 1.
+    * ``metrics_config``: ``{"Metrics": ["EventCount"]}`` asks for the mapping's event-count
+      metrics (``PolledEventCount``, ``FilteredOutEventCount``, ``InvokedEventCount``,
+      ``FailedInvokeEventCount``, ``DroppedEventCount``,
+      ``OnFailureDestinationDeliveredEventCount``), which AWS emits only when asked
+      (``EventSourceMappingMetricsConfig``: "Include EventCount to receive event source mapping
+      metrics"). ``EventCount`` is the only group for a DynamoDB stream. Default: none.
 
     Introduced in notebooks/01-stream-processing-flow.ipynb.
     """
@@ -88,6 +97,7 @@ class TriggerConfig:
     function_response_types: tuple[str, ...] = ()
     tumbling_window_in_seconds: int = 0
     parallelization_factor: int = 1
+    metrics_config: dict[str, Any] | None = None
     filters: FilterCriteria | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -140,6 +150,7 @@ class TriggerConfig:
         object.__setattr__(self, "function_response_types", types)
         _whole("tumbling_window_in_seconds", self.tumbling_window_in_seconds, 0, 900, "0")
         _whole("parallelization_factor", self.parallelization_factor, 1, 10, "1")
+        self._check_metrics_config()
         object.__setattr__(self, "filters", compile_filter_criteria(self.filter_criteria))
 
     def _check_destination(self) -> None:
@@ -181,6 +192,43 @@ class TriggerConfig:
                 "destination_config={'OnFailure': {'Destination': 'failures'}}.",
             ) from exc
 
+    def _check_metrics_config(self) -> None:
+        """MetricsConfig: AWS's shape, with the one metric group a DynamoDB stream has."""
+        config = self.metrics_config
+        if config is None:
+            return
+        metrics = config.get("Metrics") if isinstance(config, dict) else None
+        ok = (
+            isinstance(config, dict)
+            and set(config) == {"Metrics"}
+            and isinstance(metrics, list)
+            and all(m == EVENT_COUNT for m in metrics)
+            and len(metrics) <= 1
+        )
+        if not ok:
+            other = isinstance(metrics, list) and any(
+                m in ("ErrorCount", "KafkaMetrics") for m in metrics
+            )
+            why = (
+                "ErrorCount and KafkaMetrics are metric groups for Amazon MSK and self-managed "
+                "Apache Kafka only; a DynamoDB stream has EventCount"
+                if other
+                else "it is not of the form {'Metrics': ['EventCount']} (a list holding "
+                "EventCount at most once)"
+            )
+            raise InvalidTriggerOptionError(
+                f"metrics_config={config!r} is not one Lambda accepts for a DynamoDB stream: "
+                f"{why}.",
+                "pass metrics_config={'Metrics': ['EventCount']} to get the event-count metrics "
+                "(trigger.metrics() shows them), or leave it out.",
+            )
+        object.__setattr__(self, "metrics_config", {"Metrics": list(metrics)})
+
+    @property
+    def event_count_metrics(self) -> bool:
+        """Whether MetricsConfig asks for the event-count metrics."""
+        return self.metrics_config is not None and EVENT_COUNT in self.metrics_config["Metrics"]
+
     @property
     def destination(self) -> str | None:
         """The on-failure destination (a lab table name), or None."""
@@ -213,6 +261,8 @@ class TriggerConfig:
             kwargs["FilterCriteria"] = self.filter_criteria
         if self.tumbling_window_in_seconds:
             kwargs["TumblingWindowInSeconds"] = self.tumbling_window_in_seconds
+        if self.metrics_config is not None:
+            kwargs["MetricsConfig"] = {"Metrics": list(self.metrics_config["Metrics"])}
         if self.destination is None and destination_arn is not None:
             raise InvalidTriggerOptionError(
                 f"destination_arn={destination_arn!r} was given, but this trigger has no "

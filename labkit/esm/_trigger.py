@@ -20,6 +20,7 @@ from ._failures import discard
 from ._intake import fill
 from ._invocations import Invocation, Outcome
 from ._mapping import EventSourceMapping
+from ._metrics import iterator_age_ms
 from ._runtime import invoke, judge
 
 __all__ = ["Trigger"]
@@ -61,6 +62,7 @@ class Trigger(EventSourceMapping):
             return "progress"
         event = lane.event(batch, self.config, work.shard.shard_id, self.stream_arn)
         self.loops.check(batch.entries, self.function)  # a self-feeding function stops here
+        started = self.clock()
         response = invoke(self.environments, event)
         self.loops.after(batch.entries, response.writes)
         outcome, reason, good = judge(
@@ -79,6 +81,9 @@ class Trigger(EventSourceMapping):
             **batch.place(),
             notes=tuple(n for e in batch.entries for n in e.notes),
             function_name=self.function_name,
+            started=started,
+            ended=self.clock(),
+            iterator_age_ms=iterator_age_ms(started, batch.entries),
         )
         if outcome is Outcome.SUCCESS:
             self._finish(work, batch, len(batch.entries))
@@ -144,6 +149,7 @@ class Trigger(EventSourceMapping):
                 stream_arn=self.stream_arn,
                 destination=self.destination,
                 records=tuple(e.record for e in batch.entries),
+                at=self.clock(),
                 **batch.place(),
             )
         )
@@ -163,7 +169,9 @@ class Trigger(EventSourceMapping):
             if work is None:
                 lanes = [Lane(i) for i in range(self.config.parallelization_factor)]
                 work = self._work[shard.shard_id] = ShardWork(shard, lanes=lanes)
-            progressed |= fill(work, self.reader, self.config, self.clock, live=live)
+            progressed |= fill(
+                work, self.reader, self.config, self.clock, live=live, recorder=self.recorder
+            )
             self._finish(work, Batch([]), 0)  # filtered-out records at the front: checkpoint
             lanes = [lane for lane in work.lanes if (shard.shard_id, lane.number) not in blocked]
             for lane, result in zip(lanes, self._run_lanes(work, lanes, live=live), strict=True):

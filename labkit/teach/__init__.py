@@ -7,7 +7,8 @@ tracker: a step's changes, marked), ``_monitor`` (the live view), ``_quiz`` (qui
 ``_doctor`` (is everything installed?), ``_notebooks`` (navigation, contents page, learner
 copies); the pictures of a run: ``_picture`` (what every picture shares: PNG and text),
 ``_timeline`` (records, batches, attempts, halves, lanes, windows, discards) drawn by
-``_timeline_figure``, ``_charts`` (the step chart, the shard strip).
+``_timeline_figure``, ``_charts`` (the step chart, the shard strip); ``_metrics`` (what
+CloudWatch would show: a frame over time, a chart).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ._charts import ShardStrip, StepChart, shard_strip
 from ._check import CheckResult, Exercise, check
 from ._display import LabTable, lab_table
 from ._doctor import Check, Report, doctor
+from ._metrics import MetricsChart, MetricsTable
 from ._monitor import Monitor, monitor
 from ._quiz import Feedback, Option, Question, Quiz, quiz
 from ._timeline import Timeline, timeline
@@ -29,6 +31,8 @@ __all__ = [
     "Exercise",
     "Feedback",
     "LabTable",
+    "MetricsChart",
+    "MetricsTable",
     "Monitor",
     "Option",
     "Question",

@@ -2,8 +2,10 @@
 
 ``lk.monitor(trigger)`` shows, under the cell, a counter and a table of the latest records with
 the invocation that carried each, refreshed in place a few times a second by a thread of its
-own, and a Stop button. The refresh thread ends when Stop is pressed, when ``monitor.stop()`` is
-called, or when the trigger stops; none is left behind.
+own, and a Stop button. The counter also shows what an operator watches: the IteratorAge of the
+latest batch (CloudWatch's metric, as ``trigger.metrics()`` computes it) and the records
+delivered per second over the last ``RATE_WINDOW_S`` seconds. The refresh thread ends when Stop
+is pressed, when ``monitor.stop()`` is called, or when the trigger stops; none is left behind.
 
 The monitor reads only the trigger's public state (``running``, ``invocations``,
 ``poller_errors``); the engine knows nothing of it.
@@ -28,6 +30,11 @@ __all__ = ["Monitor", "monitor"]
 
 _COLUMNS = ["Invocation", "Event", "Keys", "Outcome"]
 _WAIT_S = 30.0
+RATE_WINDOW_S = 10.0  # records per second: over this many seconds of the trigger's clock
+
+
+def _age_text(ms: float) -> str:
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
 
 
 def _keys(record: dict[str, Any]) -> str:
@@ -65,6 +72,7 @@ class Monitor:
         self.refreshes = 0  # how many times the view was redrawn
         self.records_shown = 0  # records counted in the latest redraw
         self._first = len(trigger.invocations)
+        self._began = trigger.clock()
         self._stop = threading.Event()
         self._shown = threading.Condition()
         self.counter = w.HTML()
@@ -89,6 +97,16 @@ class Monitor:
     def _invocations(self) -> list[Invocation]:
         return list(self.trigger.invocations)[self._first :]
 
+    def operations(self, invocations: list[Invocation] | None = None) -> tuple[float | None, float]:
+        """What the counter shows an operator: the IteratorAge (ms) of the latest batch the
+        mapping sent (None before the first), and records delivered per second lately."""
+        invocations = self._invocations() if invocations is None else invocations
+        ages = [i.iterator_age_ms for i in invocations if i.iterator_age_ms is not None]
+        now = self.trigger.clock()
+        window = min(RATE_WINDOW_S, max(now - self._began, 1.0))
+        recent = sum(len(i.records) for i in invocations if i.started >= now - window)
+        return (ages[-1] if ages else None), recent / window
+
     # -- drawing --------------------------------------------------------------------------
     def refresh(self) -> None:
         """Redraw the counter and the table from the trigger's invocations now."""
@@ -98,12 +116,18 @@ class Monitor:
         errors = len(self.trigger.poller_errors)
         state = "running" if live else "stopped"
         dot = "🟢" if live else "⏹️"
+        age, rate = self.operations(invocations)
         self.counter.value = (
             f'<span class="labkit-monitor-counter" data-state="{state}" '
-            f'data-records="{len(records)}">{dot} <b>{state}</b> · '
+            f'data-records="{len(records)}" '
+            f'data-iterator-age-ms="{"" if age is None else round(age)}" '
+            f'data-records-per-second="{rate:.1f}">{dot} <b>{state}</b> · '
             f"<b>{len(records)}</b> record{'s' * (len(records) != 1)} in "
             f"<b>{len(invocations)}</b> invocation{'s' * (len(invocations) != 1)} "
-            f"since the monitor started · {html.escape(self.trigger.table_name)} stream → "
+            f"since the monitor started · IteratorAge "
+            f"<b>{'none yet' if age is None else _age_text(age)}</b> · "
+            f"<b>{rate:.1f}</b> records/s · "
+            f"{html.escape(self.trigger.table_name)} stream → "
             f"{html.escape(self.trigger.function_name)}"
             + (f" · {errors} poller error(s): see trigger.poller_errors" if errors else "")
             + "</span>"

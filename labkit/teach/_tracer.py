@@ -118,6 +118,8 @@ class StepTrace:
     # ended. What the timeline picture is drawn from, discards included.
     spans: tuple[tuple[int, int, int], ...] = ()
     sources_after: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # scanned
+    # Per trigger of the tracer: its clock when the step began (before the poll) and ended.
+    clock: tuple[tuple[float, float], ...] = ()
 
     @property
     def event_names(self) -> list[str]:
@@ -224,6 +226,7 @@ class Tracer:
         # its body ran (``StepTrace.before``), so every invocation of the log is in some step.
         # Stream records written outside a step are not this step's records.
         starts = self._log_sizes()
+        began = [t.clock() for t in self.triggers]
         earlier, earlier_functions = self._run_triggers()
         polled = self._log_sizes()
         for observer in self._observers:
@@ -254,6 +257,7 @@ class Tracer:
                 before=len(earlier),
                 spans=tuple(zip(starts, polled, self._log_sizes(), strict=True)),
                 sources_after={t: self.lab.items(t) for t in self._sources()},
+                clock=tuple(zip(began, [t.clock() for t in self.triggers], strict=True)),
             )
         )
 
@@ -419,6 +423,18 @@ class Tracer:
         from ._timeline import timeline
 
         return timeline(self)
+
+    def metrics(self, *names: str, precision_ms: float | None = None) -> LabTable:
+        """What CloudWatch would have recorded in each step: per step and per trigger that did
+        something in it, each metric's statistic over the step (``names``: the metrics to show;
+        all by default). ``precision_ms`` rounds Duration and IteratorAge down (see
+        ``Trigger.metrics``).
+
+        Introduced in notebooks/13-operating-a-stream-consumer.ipynb.
+        """
+        from ._metrics import step_metrics
+
+        return step_metrics(self, names, precision_ms)
 
     def step_chart(
         self, attribute: str, truth: Callable[[list[dict[str, Any]]], Mapping[Any, Any]]
