@@ -76,7 +76,7 @@ def trigger_run(
         for record in event["Records"]:
             seen.setdefault(_pk(record), now)
 
-    calls = CallCounter(lab.streams)
+    calls = CallCounter(getattr(lab, "trigger_streams", lab.streams))
     lab.dynamodb.put_item(TableName=table, Item={"pk": {"S": "warm-up"}})
     trigger = lab.trigger(table, handler, function_name="latency")
     trigger.start(idle_sleep=idle_sleep)

@@ -119,7 +119,7 @@ def trigger_run(
     lab: Lab, handler: Any, count: int, *, live: bool, batch_size: int
 ) -> dict[str, Any]:
     """Seconds for a new trigger (TRIM_HORIZON) to deliver ``count`` records."""
-    calls = CallCounter(lab.streams)
+    calls = CallCounter(getattr(lab, "trigger_streams", lab.streams))
     delivered = [0]
     done = threading.Event()
 

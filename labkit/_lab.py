@@ -139,8 +139,17 @@ class Lab:
             "dynamodbstreams", endpoint_url=endpoint_url, config=config
         )
         self.resource = self.session.resource("dynamodb", endpoint_url=endpoint_url, config=config)
+        # The triggers' own streams client: the same, except that it leaves timestamps as the
+        # numbers DynamoDB sent (epoch seconds), which is what the Lambda event carries anyway.
+        # botocore would make each record's ApproximateCreationDateTime a timezone-aware datetime
+        # (dateutil, about a third of its per-record parsing) only for labkit to turn it back.
+        self.trigger_streams = self.session.client(
+            "dynamodbstreams", endpoint_url=endpoint_url, config=config
+        )
+        self.trigger_streams._endpoint._response_parser_factory = _epoch_parser_factory()
         if self.watch is not None:
-            for client in (self.dynamodb, self.streams, self.resource.meta.client):
+            clients = (self.dynamodb, self.streams, self.trigger_streams, self.resource.meta.client)
+            for client in clients:
                 self.watch.attach(client)
         self.created_tables: list[str] = []
         self.triggers: list[Trigger] = []
@@ -577,7 +586,7 @@ class Lab:
             stream_arn,
             handler,
             config,
-            streams=self.streams,
+            streams=self.trigger_streams,
             region=self.region,
             destination=destination,
             checkpoints=checkpoints,
@@ -716,6 +725,21 @@ def _external(url: str) -> Lab:
 def _aws() -> Lab:
     """A lab on the learner's real AWS account (opt-in: LABKIT_USE_AWS=1)."""
     return _on(connect_aws())
+
+
+def _as_sent(value: Any) -> Any:
+    return value
+
+
+def _epoch_parser_factory() -> Any:
+    """botocore's response parsers, with timestamps left as sent (``set_parser_defaults`` of
+    ``botocore.parsers.ResponseParserFactory``; the JSON protocol's ``_handle_timestamp`` calls
+    the parser with the number in the response)."""
+    from botocore.parsers import ResponseParserFactory
+
+    factory = ResponseParserFactory()
+    factory.set_parser_defaults(timestamp_parser=_as_sent)
+    return factory
 
 
 def _launch(port: int | None) -> Lab:
