@@ -103,7 +103,10 @@ def files_in_temp(pid: int) -> set[str]:
     for fd in Path(f"/proc/{pid}/fd").iterdir():
         with contextlib.suppress(OSError):
             paths.add(os.readlink(fd))
-    return {p for p in paths if p.startswith("/tmp/")}
+    # The project itself (its .cache/ holds DynamoDB Local's jars) may be checked out under /tmp:
+    # those files are the installation, not something a run leaves behind.
+    project = str(Path(__file__).resolve().parents[2]) + os.sep
+    return {p for p in paths if p.startswith("/tmp/") and not p.startswith(project)}
 
 
 def labkit_threads() -> list[str]:
