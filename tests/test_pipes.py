@@ -266,6 +266,7 @@ EVENT = {"a": {"b": [{"c": "x"}, {"c": "y"}]}, "n": 5, "s": 'say "hi"'}
         ('{"e": <aws.pipes.event.json>}', {"e": EVENT}),
         ('{"name": <aws.pipes.pipe-name>}', {"name": "p"}),
         ("static text", "static text"),
+        ('Said: "<$.s>"', 'Said: "say "hi""'),  # a text template is text, nothing escaped
     ],
 )
 def test_input_templates_render_as_documented(template, expected):
@@ -351,6 +352,27 @@ def test_automatic_bisect_isolates_the_poison_record_into_the_dead_letter_queue(
     pipe.close()
 
 
+def test_records_older_than_the_maximum_age_go_to_the_dead_letter_queue(lab, orders, table_name):
+    """MaximumRecordAgeInSeconds: "Discard records older than the specified age" (botocore's
+    model); the pipe's clock is moved an hour on instead of waiting."""
+    import time
+
+    dlq = lab.queue(table_name("dlq"))
+    called: list[Any] = []
+    pipe = lab.pipe(
+        "too-old",
+        orders,
+        lambda e, c: called.append(e),
+        source_parameters=source(MaximumRecordAgeInSeconds=60, DeadLetterConfig={"Arn": dlq.arn}),
+    )
+    write(lab, orders, "o1")
+    pipe.clock = lambda: time.time() + 3600
+    pipe.run_until_idle()
+    assert called == []
+    assert [b["requestContext"]["condition"] for b in dlq.bodies()] == ["RecordAgeExceeded"]
+    pipe.close()
+
+
 def test_a_dead_letter_arn_must_be_a_lab_queue(lab, orders):
     with pytest.raises(labkit.TriggerError, match="lab queue"):
         lab.pipe(
@@ -420,8 +442,8 @@ def test_create_pipe_args_pass_botocores_check(lab, orders, table_name):
     pipe.close()
 
 
-def test_lab_close_stops_a_running_pipe():
-    """In a process of its own, so the session's lab stays open."""
+def test_lab_reset_closes_pipes_and_lab_close_stops_a_running_one():
+    """In a process of its own, so the session's lab and its tables stay."""
     import subprocess
     import sys
 
@@ -429,8 +451,12 @@ def test_lab_close_stops_a_running_pipe():
         "import labkit as lk\n"
         "lab = lk.start()\n"
         "lab.create_table('orders')\n"
-        "p = lab.pipe('p', 'orders', lambda e, c: None, "
-        "source_parameters={'DynamoDBStreamParameters': {'StartingPosition': 'LATEST'}})\n"
+        "params = {'DynamoDBStreamParameters': {'StartingPosition': 'LATEST'}}\n"
+        "first = lab.pipe('p', 'orders', lambda e, c: None, source_parameters=params)\n"
+        "lab.reset()\n"
+        "print('reset', first.closed, lab.pipes)\n"
+        "lab.create_table('orders')\n"
+        "p = lab.pipe('p', 'orders', lambda e, c: None, source_parameters=params)\n"
         "p.start()\n"
         "lab.close()\n"
         "print('running' if p.running else 'stopped', p.closed)\n"
@@ -438,4 +464,4 @@ def test_lab_close_stops_a_running_pipe():
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
     )
-    assert done.stdout.split() == ["stopped", "True"], done.stderr
+    assert done.stdout.split() == ["reset", "True", "[]", "stopped", "True"], done.stderr

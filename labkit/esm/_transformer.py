@@ -195,8 +195,8 @@ class InputTemplate:
                 shown = "" if value is _MISSING or value is None else value
                 if not isinstance(shown, str):
                     shown = json.dumps(shown, default=str)
-                if quoted:
-                    shown = json.dumps(shown)[1:-1]  # escaped inside its string
+                if quoted and self._json:
+                    shown = json.dumps(shown)[1:-1]  # escaped inside its JSON string
             else:
                 shown = "null" if value is _MISSING else json.dumps(value, default=str)
             out = out.replace(text, shown, 1)
