@@ -14,8 +14,8 @@ and redelivery); ``_deploy`` (the function's package and create_function argumen
 checked by botocore, IAM policy, CloudFormation) and ``_creation`` (what Lambda checks at
 creation, against botocore and labkit); ``_pipe`` (an EventBridge pipe: a ``Trigger`` whose step
 is enrichment then target, and the queue stand-in), with ``_pipe_params`` (its source parameters,
-checked against botocore's ``pipes`` model) and ``_transformer`` (input templates). Imports nothing from
-``teach`` and no pandas, ipywidgets or tqdm.
+checked against botocore's ``pipes`` model) and ``_transformer`` (input templates). Imports
+nothing from ``teach`` and no pandas, ipywidgets or tqdm.
 """
 
 from __future__ import annotations
