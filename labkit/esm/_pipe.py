@@ -221,7 +221,7 @@ class Pipe(Trigger):
             self.queue.send(item)
         return Response(None, None, (), 0.0, f"sqs-{len(self.executions) + 1}")
 
-    def _execute(self, records: list[dict[str, Any]], batch: Batch) -> tuple[Response, Any]:
+    def _execute(self, records: list[dict[str, Any]]) -> tuple[Response, Any]:
         """Enrichment, then target. Returns the target's response (or the enrichment's when it
         failed or asked for no target call) and what the execution log keeps."""
         enrich_in = enrich_out = None
@@ -257,7 +257,7 @@ class Pipe(Trigger):
         records = [e.for_delivery(self.stream_arn) for e in batch.entries]  # [D1]
         self.loops.check(batch.entries, self.function)
         started = self.clock()
-        response, (enrich_in, enrich_out, target_in, why) = self._execute(records, batch)
+        response, (enrich_in, enrich_out, target_in, why) = self._execute(records)
         self.loops.after(batch.entries, response.writes)
         invoked = target_in is not None
         if why is not None:
