@@ -61,6 +61,9 @@ from .esm._function import (
     mapping_function_name,
 )
 from .esm._options import TriggerConfig
+from .esm._pipe import Pipe, Queue
+from .esm._pipe_params import SQS_MAX_BATCH, check_pipe_name, pipe_config
+from .esm._transformer import InputTemplate
 from .esm._trigger import Trigger
 
 __all__ = ["Lab", "running_lab", "start"]
@@ -153,6 +156,7 @@ class Lab:
                 self.watch.attach(client)
         self.created_tables: list[str] = []
         self.triggers: list[Trigger] = []
+        self.pipes: list[Pipe] = []
         self.closed = False
         # Set by start() for a local lab: the learner's default boto3 clients point here.
         self.sdk: SdkRedirect | None = None
@@ -210,7 +214,7 @@ class Lab:
         """Stop the triggers, give default boto3 clients back their own settings and, if labkit
         started it, stop DynamoDB Local. Safe to call twice."""
         global _current
-        for trigger in self.triggers:
+        for trigger in [*self.triggers, *self.pipes]:
             trigger.close()
         if self.sdk is not None:
             self.sdk.restore()  # after the triggers: no handler runs any more
@@ -404,9 +408,10 @@ class Lab:
         Introduced in notebooks/00-setup-check.ipynb.
         """
         self._check_open()
-        for trigger in self.triggers:
+        for trigger in [*self.triggers, *self.pipes]:
             trigger.close()
         self.triggers.clear()
+        self.pipes.clear()
         deleted: list[str] = []
         for name in list(self.created_tables):
             if self._delete(name):
@@ -607,6 +612,124 @@ class Lab:
             )
         self.triggers.append(trigger)
         return trigger
+
+    def queue(self, name: str) -> Queue:
+        """A stand-in for an SQS queue, kept in a lab table of that name (made if missing): a
+        pipe's target or dead-letter queue (``queue.arn``). ``queue.messages()`` and
+        ``queue.bodies()`` read it, oldest first.
+
+        Introduced in notebooks/14-eventbridge-pipes.ipynb.
+        """
+        self._check_open()
+        check_table_name(name, "queue name")
+        if not self._exists(name):
+            self.create_table(name, key="MessageId", stream=None)
+        elif self._keys(name) != [("MessageId", "S")]:
+            raise TableError(
+                f"The table {name!r} exists but is not a queue stand-in (its key is not "
+                "'MessageId', a string).",
+                "give the queue a name of its own, such as 'shipping-queue'.",
+            )
+        return Queue(self.table(name), self.region)
+
+    def pipe(
+        self,
+        name: str,
+        source: str,
+        target: Any,
+        *,
+        source_parameters: dict[str, Any],
+        enrichment: Any = None,
+        enrichment_parameters: dict[str, Any] | None = None,
+        target_parameters: dict[str, Any] | None = None,
+    ) -> Pipe:
+        """An EventBridge pipe from ``source``'s stream, through an optional ``enrichment``
+        function, to ``target``: a function (``lab.function(...)`` or a handler) or a queue
+        (``lab.queue(...)``). DynamoDB is not a Pipes target: write to a table from a function
+        target. The parameters are CreatePipe's, as boto3's ``pipes.create_pipe`` takes them:
+        ``source_parameters={"DynamoDBStreamParameters": {"StartingPosition": "LATEST", ...},
+        "FilterCriteria": {...}}``, ``enrichment_parameters={"InputTemplate": ...}``,
+        ``target_parameters={"InputTemplate": ...}``. Checked now, with the API's ranges.
+        Making a pipe of the same name again replaces the earlier one, which it goes on from.
+
+        Introduced in notebooks/14-eventbridge-pipes.ipynb.
+        """
+        self._check_open()
+        check_pipe_name(name)
+        check_table_name(source, "pipe source table")
+        config, full = pipe_config(source_parameters)
+        if isinstance(target, str):
+            raise TriggerError(
+                f"target={target!r} is a name; if it is a table: DynamoDB is not one of "
+                "EventBridge Pipes' targets (Lambda, SQS, SNS, Kinesis, Step Functions, "
+                "event buses, API destinations, ...).",
+                "write to the table from a function: target=lab.function('save', "
+                "'save.handler', ...); for a queue, target=lab.queue('name').",
+            )
+        if isinstance(target, Queue) and config.batch_size > SQS_MAX_BATCH:
+            raise TriggerError(
+                f"BatchSize is {config.batch_size}, but an SQS queue target takes at most "
+                f"{SQS_MAX_BATCH} records a batch; AWS refuses a pipe whose source batch is "
+                "larger than its target's.",
+                f'set "BatchSize": {SQS_MAX_BATCH} (or fewer) in DynamoDBStreamParameters.',
+            )
+        templates = {}
+        for role, given in (("enrichment", enrichment_parameters), ("target", target_parameters)):
+            if given is None:
+                continue
+            if not isinstance(given, dict) or set(given) - {"InputTemplate"}:
+                raise TriggerError(
+                    f"{role}_parameters={given!r}: the lab takes InputTemplate only.",
+                    f'pass {role}_parameters={{"InputTemplate": "..."}} or leave it out.',
+                )
+            if given.get("InputTemplate"):  # "" removes a template [T6]
+                templates[role] = InputTemplate(given["InputTemplate"], role)
+        if enrichment is None and "enrichment" in templates:
+            raise TriggerError(
+                "enrichment_parameters were given, but the pipe has no enrichment.",
+                "pass enrichment=lab.function(...), or use target_parameters for the target.",
+            )
+        dead = full.get("DeadLetterConfig", {}).get("Arn")
+        dead_letter = None
+        if dead is not None:
+            queue_name = dead.rsplit(":", 1)[-1]
+            if not dead.startswith("arn:aws:sqs:") or not self._exists(queue_name):
+                raise TriggerError(
+                    f"DeadLetterConfig Arn {dead!r} is not the ARN of a lab queue.",
+                    "make one and pass its ARN: dlq = lab.queue('orders-dlq'), then "
+                    "DeadLetterConfig={'Arn': dlq.arn}.",
+                )
+            dead_letter = self.queue(queue_name)
+        stream_arn = self.stream_arn(source)
+        earlier = next((p for p in self.pipes if p.name == name and not p.closed), None)
+        if earlier is not None:
+            earlier.stop()
+        pipe = Pipe(
+            name,
+            self.name(source),
+            stream_arn,
+            target,
+            config,
+            full,
+            source_parameters=dict(source_parameters),
+            enrichment=enrichment,
+            enrichment_template=templates.get("enrichment"),
+            target_template=templates.get("target"),
+            dead_letter=dead_letter,
+            streams=self.trigger_streams,
+            region=self.region,
+            variables=self.function_variables(),
+            describe_table=self._description,
+            takes_over=earlier
+            if earlier is not None and earlier.stream_arn == stream_arn
+            else None,
+            creation_resolution=1.0 if self.on_aws else 60.0,
+        )
+        if earlier is not None:
+            earlier.close(replaced_by=f"lab.pipe({name!r}, ...) made again")
+            self.pipes.remove(earlier)
+        self.pipes.append(pipe)
+        return pipe
 
     def _mapping_of(self, function_name: str, stream_arn: str) -> Trigger | None:
         """The open trigger of this function on this stream, if there is one (at most one)."""

@@ -12,8 +12,10 @@ feeds its own stream, noticed and stopped); ``_mapping`` and ``_trigger``
 ``_invocations`` and ``_failures`` (what happened, AWS's failure document); ``_repair`` (replay
 and redelivery); ``_deploy`` (the function's package and create_function arguments, esm_config
 checked by botocore, IAM policy, CloudFormation) and ``_creation`` (what Lambda checks at
-creation, against botocore and labkit). Imports nothing from
-``teach`` and no pandas, ipywidgets or tqdm.
+creation, against botocore and labkit); ``_pipe`` (an EventBridge pipe: a ``Trigger`` whose step
+is enrichment then target, and the queue stand-in), with ``_pipe_params`` (its source parameters,
+checked against botocore's ``pipes`` model) and ``_transformer`` (input templates). Imports
+nothing from ``teach`` and no pandas, ipywidgets or tqdm.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Exercise checks: run a learner's answer against cases on DynamoDB Local, and show the result.
 
 An exercise is data, in ``notebooks/exercises/<id>.json`` (format in
-``notebooks/exercises/README.md``): a kind, and cases of writes with what must come out. Four
-kinds, all run on fresh tables (the first three through a real trigger):
+``notebooks/exercises/README.md``): a kind, and cases of writes with what must come out. Five
+kinds, all run on fresh tables (the first three through a real trigger, the last through a pipe):
 
 * ``transform``: the learner writes ``transform(record)``, which gets one Lambda-shaped stream
   record and returns the item to write to the target table, or ``None`` to write nothing;
@@ -24,6 +24,10 @@ kinds, all run on fresh tables (the first three through a real trigger):
 * ``iterator``: the learner writes ``resume_iterator(streams, stream_arn, shard_id,
   checkpoint)`` returning a shard iterator; the check reads the shard from it and compares the
   records read with ``expect`` (a case's ``checkpoint`` is the Nth record's sequence number).
+* ``pipe``: the learner writes an EventBridge pipe's parameters as boto3's ``pipes.create_pipe``
+  takes them, ``{"SourceParameters": {...}, "TargetParameters": {"InputTemplate": ...}}``; the
+  check runs a pipe with them from the case's table to a queue (``lab.queue``) and compares the
+  messages' bodies, oldest first, with ``expect``.
 
 Any exercise may also declare ``source`` (the source table's ``key``, ``sort_key`` and
 ``stream`` view type) and ``trigger`` (event source mapping options, as ``lab.trigger`` takes
@@ -65,7 +69,7 @@ __all__ = ["CaseResult", "CheckResult", "Exercise", "check", "load_exercise"]
 
 EXERCISES = Path(__file__).resolve().parents[2] / "notebooks" / "exercises"
 _EXERCISE_ID = re.compile(r"[0-9]{2}-[a-z0-9]+(-[a-z0-9]+)*")  # "04-keep-new-orders"
-_KINDS = ("transform", "filter", "handler", "iterator")
+_KINDS = ("transform", "filter", "handler", "iterator", "pipe")
 _OPS = ("put", "update", "delete")
 _CASE_KEYS = {"name", "writes", "expect", "hint"}
 _CASE_OPTIONAL = {"redeliver", "checkpoint"}
@@ -412,6 +416,8 @@ def _run_case(
         source = fresh("source", exercise.source_table)
         if exercise.kind == "iterator":
             return _run_iterator_case(lab, answer, case, source, exercise.source_table)
+        if exercise.kind == "pipe":
+            return _run_pipe_case(lab, answer, case, source, fresh)
         tables: dict[str, Any] = {}
         if exercise.kind == "transform":
             tables["target"] = fresh(
@@ -538,6 +544,40 @@ def _run_iterator_case(
     except Exception as exc:  # the learner's code or the iterator it built was refused
         got = f"your code raised {type(exc).__name__}: {exc}"
     expected = _plain(case.expect)
+    return case.result(got == expected, expected, got)
+
+
+def _run_pipe_case(
+    lab: Lab, answer: Any, case: Case, source: Any, fresh: Callable[[str, TableSpec], Any]
+) -> CaseResult:
+    """A ``pipe`` case: a pipe with the learner's CreatePipe parameters from the case's table to
+    a fresh queue; what the queue received (each body as JSON where it is JSON), oldest first,
+    is compared with ``expect``.
+
+    Introduced in notebooks/14-eventbridge-pipes.ipynb."""
+    queue_table = fresh("queue", TableSpec(key="MessageId"))
+    queue = lab.queue(queue_table.table_name)
+    expected = _plain(case.expect)
+    pipe = None
+    try:
+        pipe = lab.pipe(
+            f"check-{queue_table.table_name[6:14]}",
+            source.table_name,
+            queue,
+            source_parameters=answer.get("SourceParameters"),
+            target_parameters=answer.get("TargetParameters"),
+        )
+        for write in case.writes:
+            _apply(source, write)
+        pipe.run_until_idle()
+        failed = [i for i in pipe.invocations if not i.ok]
+        got: Any = _plain(queue.bodies())
+        if failed:
+            got = f"the pipe failed: {failed[0].error}"
+    finally:
+        if pipe is not None:
+            pipe.close()
+            lab.pipes.remove(pipe)
     return case.result(got == expected, expected, got)
 
 
@@ -696,6 +736,12 @@ def check(
             f"resume_iterator(streams, stream_arn, shard_id, checkpoint); got {answer!r}.",
             "define `def resume_iterator(streams, stream_arn, shard_id, checkpoint): ...` "
             "returning a shard iterator, and pass it: lk.check(id, resume_iterator).",
+        )
+    if exercise.kind == "pipe" and not isinstance(answer, dict):
+        raise QuizError(
+            f"Exercise {exercise.id!r} checks a pipe's parameters; got {answer!r}.",
+            'pass a dict as create_pipe takes it: {"SourceParameters": {...}, '
+            '"TargetParameters": {"InputTemplate": "..."}}.',
         )
     folder = Path(code) if code is not None else None
     if exercise.kind == "handler":

@@ -48,6 +48,7 @@ _KIND_CAPTIONS = {
     "transform": "the target table after the case: the items your transform returned, by key",
     "filter": "the records the trigger delivered to the function, in order",
     "iterator": "the records read from your iterator until an empty response, in order",
+    "pipe": "the messages the queue received, oldest first (each body as JSON)",
 }
 _NOTES = {"same": "", "differs": "≠", "missing": "missing", "extra": "extra"}
 _ABSENT = "(none)"  # an attribute one side's item does not have
@@ -178,12 +179,24 @@ def _message_section(caption: str, message: str) -> Section:
     return Section(caption, "message", ("message",), (Row("extra", None, (message,)),))
 
 
+def _numbered(messages: Any) -> Any:
+    """A queue's message bodies as items numbered in the order they came ("01", "02", ...)."""
+    if not isinstance(messages, list):
+        return messages
+    return [
+        {"message": f"{n:02d}", **(body if isinstance(body, dict) else {"body": body})}
+        for n, body in enumerate(messages, 1)
+    ]
+
+
 def _section(exercise: Exercise, name: str | None, expected: Any, got: Any) -> Section:
     """The section for one thing a case checks: ``name`` is a handler exercise's expect key
     (a table, ``delivered``, ...), None for the other kinds."""
     source_keys = _key_names(exercise, "source")
     if name is None:
         caption = _KIND_CAPTIONS[exercise.kind]
+        if exercise.kind == "pipe":
+            return _items_section(caption, ["message"], _numbered(expected), _numbered(got))
         if exercise.kind == "transform":
             return _items_section(caption, source_keys, expected, got)
         return _records_section(caption, source_keys, expected, got)
