@@ -58,6 +58,7 @@ __all__ = [
 _deserialize = TypeDeserializer().deserialize
 _BATCH_WRITE_MAX = 25  # BatchWriteItem's ceiling
 _SEGMENTS_MAX = 1_000_000  # TotalSegments' ceiling (Scan, DynamoDB API Reference)
+_THREADS_MAX = 100  # the copy runs one thread per segment
 _BARRIER_TIMEOUT_S = 60.0
 
 POSITION_COLUMNS = ["Shard", "Parent", "State", "Records read", "Position (resume after)"]
@@ -288,6 +289,13 @@ def copy_table(
         raise TableError(
             f"total_segments={total_segments!r} is not a Scan's TotalSegments (1 to 1,000,000).",
             "pass a small number of segments, one per worker thread, such as total_segments=4.",
+        )
+    if total_segments > _THREADS_MAX:
+        raise TableError(
+            f"total_segments={total_segments} would start {total_segments} threads: the copy "
+            f"runs one thread per segment, and labkit allows at most {_THREADS_MAX}.",
+            "pass fewer segments, such as total_segments=4 (a Scan may have up to 1,000,000 "
+            "segments, each worker then scanning several in turn).",
         )
     if not isinstance(page_size, int) or page_size < 1:
         raise TableError(
