@@ -28,7 +28,9 @@ Introduced in notebooks/16-backfill-then-tail.ipynb.
 
 from __future__ import annotations
 
+import itertools
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -258,11 +260,16 @@ class TableCopy:
 
 
 def _write(dynamodb: Any, target: str, items: list[dict[str, Any]]) -> None:
-    """BatchWriteItem in chunks of 25, sending unprocessed items again."""
+    """BatchWriteItem in chunks of 25, sending unprocessed items again after a growing pause
+    (AWS returns them when a partition is throttled)."""
     for start in range(0, len(items), _BATCH_WRITE_MAX):
-        requests = {target: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]}
-        while requests:
+        chunk = items[start : start + _BATCH_WRITE_MAX]
+        requests = {target: [{"PutRequest": {"Item": i}} for i in chunk]}
+        for attempt in itertools.count():
             requests = dynamodb.batch_write_item(RequestItems=requests).get("UnprocessedItems")
+            if not requests:
+                break
+            time.sleep(min(0.05 * 2**attempt, 2.0))
 
 
 def copy_table(
@@ -345,7 +352,16 @@ def copy_table(
                     return
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         except threading.BrokenBarrierError:
-            return  # another segment failed, or `during` did: the caller raises that
+            if not failures:  # no failure of a segment or of `during`: the wait timed out
+                failures.append(
+                    TableError(
+                        f"Copying {source!r}: the segments did not all copy their first page "
+                        f"within {_BARRIER_TIMEOUT_S:.0f} s, so the writes of `during` never ran "
+                        "and the copy stopped.",
+                        "check the endpoint with `python -m labkit doctor`, then copy again "
+                        "into an empty table.",
+                    )
+                )
         except BaseException as exc:
             failures.append(exc)
             barrier.abort()

@@ -338,3 +338,38 @@ def test_dynamodb_local_has_no_export_and_no_point_in_time_recovery(lab, table_n
             call()
         codes[name] = error.value.response["Error"]["Code"]
     assert set(codes.values()) == {"UnknownOperationException"}, codes
+
+
+def test_a_segment_that_never_reaches_its_first_page_stops_the_copy(lab, table_name, monkeypatch):
+    """The segments wait for each other before ``during``; one that hangs must not leave the
+    others waiting for ever, nor the copy passing for complete."""
+    from labkit import _backfill
+
+    orders, replica = table_name("orders"), table_name("replica")
+    lab.create_table(orders, stream=None)
+    lab.create_table(replica, stream=None)
+    lab.put_items(orders, _orders(8))
+    monkeypatch.setattr(_backfill, "_BARRIER_TIMEOUT_S", 0.3)
+    ran: list[bool] = []
+
+    class SlowSegmentOne:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(lab.dynamodb, name)
+
+        def scan(self, **kwargs: Any) -> Any:
+            if kwargs["Segment"] == 1:
+                threading.Event().wait(1.0)  # longer than the barrier's patience
+            return lab.dynamodb.scan(**kwargs)
+
+    with pytest.raises(labkit.TableError, match="did not all copy their first page"):
+        _backfill.copy_table(
+            SlowSegmentOne(),
+            orders,
+            replica,
+            keys=["pk"],
+            total_segments=2,
+            page_size=1,
+            during=lambda: ran.append(True),
+        )
+    assert ran == []
+    assert not [t for t in threading.enumerate() if t.name.startswith("labkit-copy-")]
