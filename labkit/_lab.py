@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,14 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from . import _seams
+from ._backfill import (
+    StreamPosition,
+    TableComparison,
+    TableCopy,
+    compare_tables,
+    copy_table,
+    take_position,
+)
 from ._errors import (
     BackendError,
     LabError,
@@ -457,6 +465,116 @@ class Lab:
                 "labkit puts on the tables it creates, so it may not be the lab's table.",
                 "check the table in the AWS console; delete it yourself if it is the lab's.",
             )
+
+    # -- backfill then tail ----------------------------------------------------------------
+    def stream_position(
+        self,
+        table_name: str,
+        *,
+        checkpoint_table: str | None = None,
+        function_name: str | None = None,
+    ) -> StreamPosition:
+        """Where the table's stream stands now: for each shard, the sequence number to resume
+        after (found by reading each open shard to its end; DynamoDB Streams has no
+        AT_TIMESTAMP iterator, and a LATEST iterator names no sequence number and expires after
+        15 minutes). Take it *before* copying the table.
+
+        With ``checkpoint_table`` and ``function_name`` the position is stored there as that
+        function's checkpoints (created if missing, as ``lab.trigger`` would), so that
+        ``lab.trigger(table_name, function, checkpoint_table=...)`` made later starts right
+        after it: how a consumer with a lease table (the Kinesis Client Library's idea) starts
+        from a position. A Lambda event source mapping itself cannot: its StartingPosition is
+        TRIM_HORIZON or LATEST for a DynamoDB stream.
+
+        Introduced in notebooks/16-backfill-then-tail.ipynb.
+        """
+        self._check_open()
+        check_table_name(table_name, "table to take the position of")
+        if (checkpoint_table is None) != (function_name is None):
+            raise TriggerError(
+                "stream_position() needs checkpoint_table and function_name together: the "
+                "position is stored as the checkpoints of one function in one table.",
+                "pass both, such as checkpoint_table='replica_position', "
+                "function_name='apply_changes' (the name the trigger's function will have), or "
+                "neither to only look at the position.",
+            )
+        if function_name is not None:
+            check_function_name(function_name, "function_name=")
+        stream_arn = self.stream_arn(table_name)
+        position = take_position(self.streams, self.name(table_name), stream_arn)
+        if checkpoint_table is None or function_name is None:
+            return position
+        check_table_name(checkpoint_table, "checkpoint_table name")
+        if self._exists(checkpoint_table):
+            self._check_checkpoint_table(checkpoint_table)
+        else:
+            self._create_checkpoint_table(checkpoint_table)
+        store = TableCheckpoints(
+            self.dynamodb,
+            self.name(checkpoint_table),
+            consumer=function_name,
+            stream_arn=stream_arn,
+        )
+        for shard_id, sequence_number in position.checkpoints.items():
+            store.put(shard_id, sequence_number)
+        return replace(position, saved_in=checkpoint_table, consumer=function_name)
+
+    def copy_table(
+        self,
+        source: str,
+        target: str,
+        *,
+        total_segments: int = 4,
+        page_size: int = 100,
+        during: Callable[[], Any] | None = None,
+    ) -> TableCopy:
+        """Copy every item of ``source`` into ``target`` (an existing table with the same key)
+        with a parallel Scan: ``total_segments`` threads, pages of ``page_size`` items, each
+        page read with ConsistentRead and written with BatchWriteItem. ``during`` is a function
+        run once every segment has copied its first page, while the segments wait: the
+        application's writes during the copy, at one fixed moment so that the run is the same
+        each time. Returns what each segment copied (``.table()``).
+
+        Introduced in notebooks/16-backfill-then-tail.ipynb.
+        """
+        self._check_open()
+        for name, role in ((source, "from"), (target, "into")):
+            check_table_name(name, "table to copy")
+            if not self._exists(name):
+                raise TableError(
+                    f"There is no table named {self.name(name)!r} to copy {role}.",
+                    f"create it first with lab.create_table({name!r}).",
+                )
+        keys = self._keys(source)
+        if self.name(source) == self.name(target) or self._keys(target) != keys:
+            raise TableError(
+                f"copy_table({source!r}, {target!r}) needs a different target table with the "
+                f"same key as the source ({', '.join(f'{k} ({t})' for k, t in keys)}).",
+                f"create the replica with the source's key, such as "
+                f"lab.create_table({target!r}, stream=None) for a string key 'pk'.",
+            )
+        try:
+            return copy_table(
+                self.dynamodb,
+                self.name(source),
+                self.name(target),
+                keys=[k for k, _ in keys],
+                total_segments=total_segments,
+                page_size=page_size,
+                during=during,
+            )
+        except ClientError as exc:
+            raise self._translate(exc, f"copying {source!r} into {target!r}") from exc
+
+    def compare_tables(self, source: str, target: str) -> TableComparison:
+        """Compare two tables item by item (a consistent scan of each): ``.equal``,
+        ``.summary``, and ``.table()`` of the items that differ.
+
+        Introduced in notebooks/16-backfill-then-tail.ipynb.
+        """
+        keys = [k for k, _ in self._keys(source)] if self._exists(source) else []
+        source_items, target_items = self.items(source), self.items(target)
+        return compare_tables(source, target, keys, source_items, target_items)
 
     # -- triggers -------------------------------------------------------------------------
     def function(

@@ -15,7 +15,8 @@ import labkit
 LABKIT = Path(labkit.__file__).resolve().parent
 ENGINE = [LABKIT / "backend", LABKIT / "esm"]
 ENGINE_FILES = [
-    LABKIT / name for name in ("_lab.py", "_errors.py", "_seams.py", "_names.py", "_paths.py")
+    LABKIT / name
+    for name in ("_lab.py", "_backfill.py", "_errors.py", "_seams.py", "_names.py", "_paths.py")
 ]
 PRESENTATION = ("pandas", "ipywidgets", "tqdm", "IPython", "matplotlib", "labkit.teach")
 
