@@ -14,7 +14,7 @@ import ipywidgets as w
 import pytest
 
 from labkit.teach import _results
-from labkit.teach._quiz import FIXED_SEED, Quiz, option_order, quiz
+from labkit.teach._quiz import FIXED_SEED, KEPT, Quiz, option_order, quiz
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 ALL = [Quiz.from_file(p) for p in sorted((NOTEBOOKS / "quizzes").glob("[0-9][0-9]-*.json"))]
@@ -51,8 +51,12 @@ def questions(widget: w.VBox) -> list[tuple[w.RadioButtons, w.Button, w.HTML]]:
 
 
 def score(widget: w.VBox) -> str:
-    """The score line's text (its HTML without the tags)."""
-    return html.unescape(re.sub(r"<[^>]+>", "", widget.children[1].value))
+    """The score's text, and that the line says the answers are kept."""
+    line = widget.children[1].value
+    assert KEPT in line
+    found = re.search(r'<span class="labkit-quiz-score">([^<]*)</span>', line)
+    assert found, line
+    return html.unescape(found.group(1))
 
 
 def orders() -> list[list[int]]:

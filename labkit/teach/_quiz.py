@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from labkit._errors import QuizError
 
 from . import _results
+from ._display import MUTED
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -52,6 +53,9 @@ _JSON_TYPE = {str: "a string", bool: "true or false", list: "a list [...]", dict
 _QUIZ_KEYS: dict[str, type] = {"lesson": str, "title": str, "questions": list}
 _QUESTION_KEYS: dict[str, type] = {"id": str, "prompt": str, "hint": str, "options": list}
 _OPTION_KEYS: dict[str, type] = {"text": str, "correct": bool, "feedback": str}
+# Under the score: a quiz drawn from the notebook's saved state (after a restart) looks alive but
+# its buttons reach no kernel until the cell runs again.
+KEPT = "Your answers are kept: after a restart, run this cell again to go on answering."
 # The seed when no results file is in use: source notebooks, nbval and tests see one fixed order.
 FIXED_SEED = "labkit"
 # A verdict a feedback text may still open with; the widget says its own, once.
@@ -226,7 +230,10 @@ class Quiz:
         score = w.HTML()
 
         def show_score() -> None:
-            score.value = f'<span class="labkit-quiz-score">{score_text(*self.score())}</span>'
+            score.value = (
+                f'<span class="labkit-quiz-score">{score_text(*self.score())}</span> '
+                f'<span style="{MUTED}">{KEPT}</span>'
+            )
 
         last = _last_choices(self)
         boxes = [
