@@ -9,6 +9,7 @@
     trace = lk.Tracer(lab, ...)              # execution table and variable tracker
     lk.quiz("quizzes/01-stream-processing-flow.json")
     lk.check("01-keep-real-orders", handler) # a graded exercise
+    lk.progress()                            # exercises and quizzes done, lesson by lesson
     lk.timeline(trigger)                     # the run as a picture
 
 labkit is built in three wings (see README, "How labkit is built"):
@@ -79,7 +80,17 @@ from .esm import (
 )
 
 if TYPE_CHECKING:
-    from .teach import LabTable, Tracer, check, doctor, monitor, quiz, shard_strip, timeline
+    from .teach import (
+        LabTable,
+        Tracer,
+        check,
+        doctor,
+        monitor,
+        progress,
+        quiz,
+        shard_strip,
+        timeline,
+    )
 
 _seams.register(
     bar="labkit.teach._progress:bar",
@@ -90,7 +101,17 @@ _seams.register(
 __version__ = "0.1.0"
 
 # The teaching wing's public names, imported on first use (``lk.Tracer`` imports pandas).
-_TEACH = ("LabTable", "Tracer", "check", "doctor", "monitor", "quiz", "shard_strip", "timeline")
+_TEACH = (
+    "LabTable",
+    "Tracer",
+    "check",
+    "doctor",
+    "monitor",
+    "progress",
+    "quiz",
+    "shard_strip",
+    "timeline",
+)
 
 
 def __getattr__(name: str) -> Any:
@@ -153,6 +174,7 @@ __all__ = [
     "iam_policy",
     "lambda_event",
     "monitor",
+    "progress",
     "quiz",
     "shard_strip",
     "start",

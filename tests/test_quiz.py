@@ -13,11 +13,22 @@ import ipywidgets as w
 import pytest
 
 from labkit._errors import QuizError
-from labkit.teach._quiz import PICK_FIRST, Feedback, Question, Quiz, quiz
+from labkit.teach import _results
+from labkit.teach._quiz import PICK_FIRST, Feedback, Question, Quiz, option_order, quiz
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 QUIZ_FILES = sorted((NOTEBOOKS / "quizzes").glob("*.json"))
 LESSON_01 = NOTEBOOKS / "quizzes" / "01-stream-processing-flow.json"
+
+
+@pytest.fixture(autouse=True)
+def _no_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No results file and an empty memory: every widget starts unanswered, in the fixed order
+    (the widget's results and shuffling are tested in test_quiz_widget.py)."""
+    monkeypatch.delenv("LABKIT_RESULTS", raising=False)
+    monkeypatch.delenv("LABKIT_QUIZ_SEED", raising=False)
+    monkeypatch.setattr(_results, "results_path", lambda cwd=None: None)
+    monkeypatch.setattr(_results, "_MEMORY", [])
 
 
 def good() -> dict[str, Any]:
@@ -60,7 +71,7 @@ def test_the_quiz_folder_has_quizzes() -> None:
 def test_every_quiz_file_loads(path: Path) -> None:
     loaded = Quiz.from_file(path)
     assert loaded.lesson == path.stem
-    assert len(loaded.widget().children) == 1 + len(loaded.questions)
+    assert len(loaded.widget().children) == 2 + len(loaded.questions)  # title, score
 
 
 def test_good_sample_is_valid() -> None:
@@ -246,16 +257,20 @@ def lesson_quiz() -> Quiz:
     return Quiz.from_file(LESSON_01)
 
 
-def test_widget_shows_options_in_file_order_with_nothing_picked(lesson_quiz: Quiz) -> None:
+def test_widget_shows_options_in_the_learners_order_with_nothing_picked(
+    lesson_quiz: Quiz,
+) -> None:
     widget = lesson_quiz.widget()
     assert isinstance(widget, w.VBox)
-    boxes = widget.children[1:]
+    boxes = widget.children[2:]
     assert len(boxes) == len(lesson_quiz.questions)
     for n, (box, question) in enumerate(zip(boxes, lesson_quiz.questions, strict=True), start=1):
         prompt, radio, hint_button, check_button, hint, feedback = parts(box)
         assert prompt.value.startswith(f"<b>Q{n}.</b>")
         assert isinstance(radio, w.RadioButtons)
-        assert list(radio.options) == [(o.text, j) for j, o in enumerate(question.options)]
+        order = option_order(lesson_quiz, question)
+        assert sorted(order) == list(range(len(question.options)))
+        assert list(radio.options) == [(question.options[j].text, j) for j in order]
         assert radio.value is None
         assert (hint_button.description, check_button.description) == ("Hint", "Check")
         assert hint.value == feedback.value == ""
@@ -275,7 +290,7 @@ def test_widget_repr_is_the_same_on_every_build(lesson_quiz: Quiz) -> None:
 
 
 def test_check_button_shows_the_picked_options_feedback(lesson_quiz: Quiz) -> None:
-    for box, question in zip(lesson_quiz.widget().children[1:], lesson_quiz.questions, strict=True):
+    for box, question in zip(lesson_quiz.widget().children[2:], lesson_quiz.questions, strict=True):
         _, radio, _, check_button, _, feedback = parts(box)
         check_button.click()
         assert PICK_FIRST in feedback.value
@@ -283,13 +298,15 @@ def test_check_button_shows_the_picked_options_feedback(lesson_quiz: Quiz) -> No
             radio.value = j
             assert feedback.value == ""  # a new pick clears the old verdict
             check_button.click()
-            assert html.escape(option.feedback) in feedback.value
-            verdict = "✅ <b>Correct:</b>" if option.correct else "❌ <b>Not quite:</b>"
+            verdict = "✅ <b>Correct.</b> " if option.correct else "❌ <b>Not yet.</b> "
             assert feedback.value.startswith(verdict)
+            said = feedback.value.removeprefix(verdict)
+            assert said in html.escape(option.feedback)  # the text, any verdict it opened with cut
+            assert html.escape(option.feedback).endswith(said) and len(said) > 20
 
 
 def test_hint_toggle_shows_and_hides_the_hint(lesson_quiz: Quiz) -> None:
-    box = lesson_quiz.widget().children[1]
+    box = lesson_quiz.widget().children[2]
     _, _, hint_button, _, hint, _ = parts(box)
     hint_button.value = True
     assert html.escape(lesson_quiz.questions[0].hint) in hint.value

@@ -42,6 +42,8 @@ failure, the answer only when the learner asks (``result.answer(n)``, or a click
 Expected and Got in the same order and shape and the difference marked (``_feedback``), and its
 hint; ``result.passed`` is what a test asserts. A table's items are compared by key, in no
 order; records (``delivered``, ``discarded``, a filter's or an iterator's) in their order.
+Every check is recorded in the learner's results (``_results``: ``("check", "NN", id, passed)``),
+which ``lk.progress()`` shows.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ from .._errors import LabError, QuizError
 from .._lab import Lab, start
 from ..esm._function import Function
 from ..esm._trigger import Trigger
+from . import _results
 from ._display import LabTable, lab_table
 from ._feedback import result_html, result_text
 
@@ -762,4 +765,7 @@ def check(
             results.append(_run_case(lab, exercise, answer, case, folder))
         except LabError as exc:  # a filter Lambda would reject, say
             results.append(case.result(False, _expected(exercise, case), f"refused: {exc.what}"))
-    return CheckResult(exercise, tuple(results))
+    result = CheckResult(exercise, tuple(results))
+    # Every check is kept in the learner's results (lk.progress() shows them; a hub grades them).
+    _results.record("check", exercise.id[:2], exercise.id, result.passed)
+    return result

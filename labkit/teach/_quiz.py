@@ -3,7 +3,23 @@
 A lesson's quiz lives in ``notebooks/quizzes/<lesson>.json`` (format and rules in
 ``notebooks/quizzes/README.md``). :func:`quiz` loads one; displaying the result renders it.
 :meth:`Question.check` is the same logic the Check button uses, so tests need no widgets.
-Options are always shown in file order: nbval compares the widget's plain-text repr.
+
+The widget, for each learner:
+
+* shows each question's options in an order of its own (:func:`option_order`): shuffled with a
+  seed made of ``$LABKIT_QUIZ_SEED`` if set, else a fixed word when no results file is in use
+  (the source notebooks, nbval, tests: the same order on every machine), else the learner's name,
+  and the question's id. A learner sees the same order every time; two learners, two orders;
+* records every answer checked with the Check button in the learner's results
+  (:mod:`labkit.teach._results`: ``("quiz", "NN", "<quiz lesson>#<question id>", passed,
+  choice=<option text>)``), and builds itself from them: re-running the cell, or reopening the
+  lesson after a restart, shows the last answer to each question and its feedback again;
+* keeps a running score from those results ("2 of 3 right; 1 at the first try");
+* says its verdict once (Correct. / Not yet.), before the option's own feedback.
+
+After a kernel or server restart the widget is drawn from the state JupyterLab saved in the
+notebook (``saveState`` of ``@jupyter-widgets/jupyterlab-manager``; see the README, "Quizzes and
+progress"), until the cell runs again.
 """
 
 from __future__ import annotations
@@ -12,17 +28,22 @@ import difflib
 import html
 import json
 import os
+import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from labkit._errors import QuizError
 
+from . import _results
+from ._display import MUTED
+
 if TYPE_CHECKING:
     import ipywidgets
 
-__all__ = ["Feedback", "Option", "Question", "Quiz", "quiz"]
+__all__ = ["Feedback", "Option", "Question", "Quiz", "option_order", "quiz", "score_text"]
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 PICK_FIRST = "Pick an option first, then press Check."
@@ -32,6 +53,13 @@ _JSON_TYPE = {str: "a string", bool: "true or false", list: "a list [...]", dict
 _QUIZ_KEYS: dict[str, type] = {"lesson": str, "title": str, "questions": list}
 _QUESTION_KEYS: dict[str, type] = {"id": str, "prompt": str, "hint": str, "options": list}
 _OPTION_KEYS: dict[str, type] = {"text": str, "correct": bool, "feedback": str}
+# Under the score: a quiz drawn from the notebook's saved state (after a restart) looks alive but
+# its buttons reach no kernel until the cell runs again.
+KEPT = "Your answers are kept: after a restart, run this cell again to go on answering."
+# The seed when no results file is in use: source notebooks, nbval and tests see one fixed order.
+FIXED_SEED = "labkit"
+# A verdict a feedback text may still open with; the widget says its own, once.
+_VERDICT = re.compile(r"^(?:right|correct|wrong|not quite|not yet|yes|no)\s*[:.!]\s+", re.I)
 
 
 @dataclass(frozen=True)
@@ -170,16 +198,50 @@ class Quiz:
         """
         return {q.id: q.answer for q in self.questions}
 
+    @property
+    def number(self) -> str:
+        """The lesson's number (``"01"``), as the results file names lessons."""
+        return self.lesson[:2] if self.lesson[:2].isdigit() else self.lesson
+
+    def item(self, question: Question) -> str:
+        """A question's name in the results file: ``"<quiz lesson>#<question id>"``."""
+        return f"{self.lesson}#{question.id}"
+
+    def score(self) -> tuple[int, int, int]:
+        """From the learner's results: questions right, questions in the quiz, right at the
+        first try."""
+        items = {self.item(q) for q in self.questions}
+        folded = _results.status(
+            a for a in _results.recorded() if a.kind == "quiz" and a.item in items
+        )
+        right = sum(s.passed for s in folded)
+        return right, len(self.questions), sum(s.first_try for s in folded)
+
     def widget(self) -> ipywidgets.VBox:
-        """Build the quiz as an ``ipywidgets.VBox``: per question, options, Hint and Check.
+        """Build the quiz as an ``ipywidgets.VBox``: a title, the running score, then per
+        question its options (in this learner's order), Hint and Check, and the feedback of the
+        learner's last checked answer.
 
         Introduced in notebooks/01-stream-processing-flow.ipynb.
         """
         import ipywidgets as w
 
         title = w.HTML(f"<h3>{html.escape(self.title)}</h3>")
-        boxes = [_question_widget(n, q) for n, q in enumerate(self.questions, start=1)]
-        return w.VBox([title, *boxes])
+        score = w.HTML()
+
+        def show_score() -> None:
+            score.value = (
+                f'<span class="labkit-quiz-score">{score_text(*self.score())}</span> '
+                f'<span style="{MUTED}">{KEPT}</span>'
+            )
+
+        last = _last_choices(self)
+        boxes = [
+            _question_widget(self, n, q, last.get(q.id), show_score)
+            for n, q in enumerate(self.questions, start=1)
+        ]
+        show_score()
+        return w.VBox([title, score, *boxes])
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         # ipywidgets 8 widgets display through _repr_mimebundle_ (not _ipython_display_).
@@ -218,6 +280,43 @@ def quiz(path: str | os.PathLike[str]) -> Quiz:
         'Pass a path like "quizzes/01-stream-processing-flow.json" '
         f"(files in {NOTEBOOKS / 'quizzes'}).",
     )
+
+
+def option_order(quiz: Quiz, question: Question) -> list[int]:
+    """The order this learner sees a question's options in, as indexes into the file's order.
+
+    The seed: ``$LABKIT_QUIZ_SEED`` if set; else ``FIXED_SEED`` when no results file is in use
+    (``_results.results_path()`` is None: source notebooks, nbval, tests), so committed outputs
+    are the same on any machine; else the learner's name. With the question's id, so that each
+    question is shuffled differently. ``random.Random`` seeded with a string is the same on every
+    platform and Python 3 version (it hashes the string with SHA-512).
+    """
+    seed = os.environ.get("LABKIT_QUIZ_SEED", "").strip()
+    if not seed:
+        seed = FIXED_SEED if _results.results_path() is None else _results.learner_name()
+    order = list(range(len(question.options)))
+    random.Random(f"{seed}|{quiz.item(question)}").shuffle(order)
+    return order
+
+
+def score_text(right: int, total: int, first_try: int) -> str:
+    """The running score, as the quiz shows it: ``"Score: 2 of 3 right; 1 at the first try."``"""
+    if right == 0:
+        return f"Score: 0 of {total} right yet."
+    return f"Score: {right} of {total} right; {first_try} at the first try."
+
+
+def _last_choices(quiz: Quiz) -> dict[str, int]:
+    """Each question's last checked answer in the learner's results, as an option index (an
+    answer whose option text is no longer in the file is skipped)."""
+    last: dict[str, int] = {}
+    by_item = {quiz.item(q): q for q in quiz.questions}
+    for attempt in sorted(_results.recorded(), key=lambda a: a.at):
+        question = by_item.get(attempt.item) if attempt.kind == "quiz" else None
+        texts = [o.text for o in question.options] if question else []
+        if question is not None and attempt.choice in texts:
+            last[question.id] = texts.index(attempt.choice)
+    return last
 
 
 def _fail(where: str, problem: str, fix: str) -> NoReturn:
@@ -285,28 +384,45 @@ def _question(raw: dict[str, Any], where: str) -> Question:
 
 
 def _feedback_html(feedback: Feedback) -> str:
-    text = html.escape(feedback.message)
+    """The verdict, said once, then the option's own feedback (a verdict the text opens with, as
+    "Right: ...", is left out: the widget has just said it)."""
     if feedback.choice is None:
-        return f"<i>{text}</i>"
-    return f"✅ <b>Correct:</b> {text}" if feedback.correct else f"❌ <b>Not quite:</b> {text}"
+        return f"<i>{html.escape(feedback.message)}</i>"
+    text = html.escape(_VERDICT.sub("", feedback.message, count=1))
+    return f"✅ <b>Correct.</b> {text}" if feedback.correct else f"❌ <b>Not yet.</b> {text}"
 
 
-def _question_widget(number: int, question: Question) -> ipywidgets.VBox:
-    """One question: prompt, options in file order (never shuffled), Hint, Check, feedback."""
+def _question_widget(
+    quiz: Quiz,
+    number: int,
+    question: Question,
+    last: int | None,
+    on_checked: Callable[[], None],
+) -> ipywidgets.VBox:
+    """One question: prompt, options in this learner's order, Hint, Check, feedback; the last
+    checked answer (``last``, an index in file order) picked, with its feedback."""
     import ipywidgets as w
 
     prompt = w.HTML(f"<b>Q{number}.</b> {html.escape(question.prompt)}")
-    labels = [(option.text, j) for j, option in enumerate(question.options)]
-    radio = w.RadioButtons(options=labels, value=None, layout=w.Layout(width="max-content"))
+    labels = [(question.options[j].text, j) for j in option_order(quiz, question)]
+    radio = w.RadioButtons(options=labels, value=last, layout=w.Layout(width="max-content"))
     hint_button = w.ToggleButton(value=False, description="Hint")
     check_button = w.Button(description="Check", button_style="primary")
-    hint, feedback = w.HTML(), w.HTML()
+    hint = w.HTML()
+    feedback = w.HTML(_feedback_html(question.check(last)) if last is not None else "")
 
     def show_hint(change: dict[str, Any]) -> None:
         hint.value = f"💡 <i>Hint:</i> {html.escape(question.hint)}" if change["new"] else ""
 
     def check(_: Any) -> None:
-        feedback.value = _feedback_html(question.check(radio.value))
+        result = question.check(radio.value)
+        feedback.value = _feedback_html(result)
+        if result.choice is not None:
+            option = question.options[result.choice]
+            _results.record(
+                "quiz", quiz.number, quiz.item(question), result.correct, choice=option.text
+            )
+            on_checked()
 
     def clear(_: Any) -> None:
         feedback.value = ""

@@ -19,7 +19,8 @@ its quiz file, never from what the page happens to show:
   counted: a check result's verdict is checked instead (coloured, and pass or FAIL as the
   lesson's stored output says up to the first exercise);
 * the quiz of ``notebooks/quizzes/NN-*.json``: every question's prompt is shown, a wrong option
-  shows that option's feedback, the right one shows success;
+  (found by its text: options are shuffled per learner) shows that option's feedback, the right
+  one shows success;
 * each live monitor updated in the page while its trigger ran, then showed it stopped.
 
 Missing Playwright or Chromium is a failure, not a skip: `make test-browser` installs both.
@@ -409,15 +410,19 @@ def _check_quiz(output: Locator, quiz: dict[str, Any], name: str) -> None:
     for q, question in enumerate(quiz["questions"]):
         options = questions.nth(q).locator("label")
         box = questions.nth(q).locator("xpath=ancestor::div[contains(@class, 'widget-vbox')][1]")
-        wrong = next(i for i, o in enumerate(question["options"]) if not o["correct"])
-        right = next(i for i, o in enumerate(question["options"]) if o["correct"])
-        _answer(options.nth(wrong), checks.nth(q), box, "Not quite:")
-        expect(box).to_contain_text(question["options"][wrong]["feedback"])
+        # Options are shown in the learner's own order: each is found by its text.
+        wrong = next(o for o in question["options"] if not o["correct"])
+        right = next(o for o in question["options"] if o["correct"])
+        by_text = [
+            options.filter(has_text=re.compile(f"^{re.escape(o['text'])}$")) for o in (wrong, right)
+        ]
+        _answer(by_text[0], checks.nth(q), box, "Not yet.")
+        expect(box).to_contain_text(wrong["feedback"][-40:])
         if q == 0:
             _save(output, f"{Path(name).stem}-quiz.png")
-        _answer(options.nth(right), checks.nth(q), box, "Correct:")
-        expect(box).to_contain_text(question["options"][right]["feedback"])
-        assert "Not quite" not in box.inner_text(), f"{name}: Q{q + 1} kept the wrong feedback"
+        _answer(by_text[1], checks.nth(q), box, "Correct.")
+        expect(box).to_contain_text(right["feedback"][-40:])
+        assert "Not yet" not in box.inner_text(), f"{name}: Q{q + 1} kept the wrong feedback"
 
 
 def _check_monitor(page: Page, output: Locator, name: str) -> None:
