@@ -144,13 +144,15 @@ class KinesisDestination:
         self._last = max(now, self._last + 1)
         return self._last
 
-    def forward(self, *, duplicates: int = 0, out_of_order: int = 0) -> list[dict[str, Any]]:
+    def forward(
+        self, *, duplicates: int = 0, out_of_order: int = 0, quiet: bool = False
+    ) -> list[dict[str, Any]]:
         """Put every change not sent yet into the Kinesis stream; return one row per record put.
 
         ``duplicates=N`` puts the first N changes a second time after the others, and
         ``out_of_order=M`` swaps M pairs of consecutive changes of one item, the later change put
-        first, as AWS warns both can happen. Each injection is said on the output and labelled in
-        the row's ``injected``.
+        first, as AWS warns both can happen. Each injection is said on the output (unless
+        ``quiet``: ``lk.check``, whose case names say it) and labelled in the row's ``injected``.
         """
         for name, value in (("duplicates", duplicates), ("out_of_order", out_of_order)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
@@ -168,10 +170,15 @@ class KinesisDestination:
                     shaped, self.table_name, self.region, self._stamp(), self.precision
                 )
                 changes.append([data, ""])
-            self._swap(changes, out_of_order)
+            done = self._swap(changes, out_of_order)
+            if out_of_order and not quiet:
+                say(
+                    f"swapped {done} pair(s) of changes of one item in the Kinesis stream (AWS: "
+                    "records may appear in a different sequence than the item changes occurred)."
+                )
             for data, _ in changes[:duplicates]:
                 changes.append([data, f"duplicate of {data['eventID'][:8]}"])
-            if duplicates:
+            if duplicates and not quiet:
                 say(
                     f"injected {min(duplicates, len(changes))} duplicate record(s) into the "
                     "Kinesis stream (AWS: the same item notification may appear more than once)."
@@ -181,7 +188,7 @@ class KinesisDestination:
             return rows
 
     @staticmethod
-    def _swap(changes: list[list[Any]], pairs: int) -> None:
+    def _swap(changes: list[list[Any]], pairs: int) -> int:
         done, i = 0, 0
         while done < pairs and i < len(changes) - 1:
             first, later = changes[i][0], changes[i + 1][0]
@@ -193,11 +200,7 @@ class KinesisDestination:
                 i += 2
             else:
                 i += 1
-        if pairs:
-            say(
-                f"swapped {done} pair(s) of changes of one item in the Kinesis stream (AWS: "
-                "records may appear in a different sequence than the item changes occurred)."
-            )
+        return done
 
     def _put(self, data: dict[str, Any], injected: str) -> dict[str, Any]:
         key = partition_key(data["dynamodb"]["Keys"])
