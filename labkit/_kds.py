@@ -149,7 +149,7 @@ class KinesisDestination:
     ) -> list[dict[str, Any]]:
         """Put every change not sent yet into the Kinesis stream; return one row per record put.
 
-        ``duplicates=N`` puts the first N changes a second time after the others, and
+        ``duplicates=N`` puts the N earliest changes a second time after the others, and
         ``out_of_order=M`` swaps M pairs of consecutive changes of one item, the later change put
         first, as AWS warns both can happen. Each injection is said on the output (unless
         ``quiet``: ``lk.check``, whose case names say it) and labelled in the row's ``injected``.
@@ -170,20 +170,26 @@ class KinesisDestination:
                     shaped, self.table_name, self.region, self._stamp(), self.precision
                 )
                 changes.append([data, ""])
+            repeated = [data for data, _ in changes[:duplicates]]  # the earliest changes
             done = self._swap(changes, out_of_order)
             if out_of_order and not quiet:
                 say(
                     f"swapped {done} pair(s) of changes of one item in the Kinesis stream (AWS: "
                     "records may appear in a different sequence than the item changes occurred)."
                 )
-            for data, _ in changes[:duplicates]:
-                changes.append([data, f"duplicate of {data['eventID'][:8]}"])
+            changes += [[data, "duplicate"] for data in repeated]
             if duplicates and not quiet:
                 say(
                     f"injected {min(duplicates, len(changes))} duplicate record(s) into the "
                     "Kinesis stream (AWS: the same item notification may appear more than once)."
                 )
-            rows = [self._put(data, injected) for data, injected in changes]
+            rows, first = [], {}  # eventID -> the sequence number of its first copy
+            for data, injected in changes:
+                row = self._put(data, injected)
+                if injected == "duplicate":
+                    row["injected"] = f"duplicate of #{first[data['eventID']]}"
+                first.setdefault(data["eventID"], row["SequenceNumber"])
+                rows.append(row)
             self.sent.extend(rows)
             return rows
 
@@ -212,6 +218,7 @@ class KinesisDestination:
         return {
             "eventName": data["eventName"],
             "Keys": _plain_key(data["dynamodb"]["Keys"]),
+            "NewImage": _plain_key(data["dynamodb"].get("NewImage", {})),
             "ApproximateCreationDateTime": data["dynamodb"]["ApproximateCreationDateTime"],
             "PartitionKey": key,
             "ShardId": answer["ShardId"],

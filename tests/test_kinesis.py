@@ -187,13 +187,14 @@ def test_injected_duplicates_and_reordering_are_labelled(lab: labkit.Lab, change
         ("MODIFY", "sent before "),
         ("INSERT", "sent after t"),
         ("REMOVE", ""),
-        ("MODIFY", "duplicate of"),
+        ("INSERT", "duplicate of"),
     ]
+    assert rows[3]["injected"] == f"duplicate of #{rows[1]['SequenceNumber']}"
     events, handler = collect()
     lab.trigger(arn, handler).run_until_idle()
     data = [data_of(r) for e in events for r in e["Records"]]
-    assert [d["eventName"] for d in data] == ["MODIFY", "INSERT", "REMOVE", "MODIFY"]
-    assert data[3] == data[0]  # the very same notification, a new sequence number
+    assert [d["eventName"] for d in data] == ["MODIFY", "INSERT", "REMOVE", "INSERT"]
+    assert data[3] == data[1]  # the very same notification, a new sequence number
     assert destination.forward() == []  # nothing pending, nothing injected unasked
 
 
