@@ -23,7 +23,10 @@ shard, in order, and items spread over the shards.
 When it forwards: whenever a reader of the lab asks (a Kinesis trigger's run or poll, a GetRecords
 through ``lab.kinesis``), and when the lesson calls ``forward()``. Each change is stamped with the
 time labkit read it from DynamoDB Local's stream (whose own ``ApproximateCreationDateTime`` is
-rounded down to the minute), in the precision asked, and never two changes with the same stamp.
+rounded down to the minute), in the precision asked, and never two changes with the same stamp:
+AWS, too, keeps one item's times apart ("If more than one modification occurred to the same item
+within the same millisecond, the ApproximateCreationDateTime is increased by 1 millisecond",
+kds.html).
 
 **Duplicates and out-of-order records.** AWS says the records of this destination "might appear
 in a different sequence than the item changes occurred" and "the same item notifications might

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from test_backend_process import (
     GONE_WITHIN_S,
     START_WITHIN_S,
@@ -95,6 +96,19 @@ def changes(lab: labkit.Lab, table_name: Callable[[str], str]) -> Any:
     )
     table.delete_item(Key={"pk": "o1"})
     return table, arn, destination
+
+
+def test_dynamodb_local_has_no_kinesis_streaming_destination(
+    lab: labkit.Lab, table_name: Callable[[str], str]
+) -> None:
+    """Why labkit forwards the changes itself (README, Known differences)."""
+    if lab.server is None:
+        pytest.skip("about the DynamoDB Local labkit starts")
+    table = lab.create_table(table_name("orders")).table_name
+    arn = lab.kinesis_stream(stream_name())
+    with pytest.raises(ClientError) as caught:
+        lab.dynamodb.enable_kinesis_streaming_destination(TableName=table, StreamArn=arn)
+    assert caught.value.response["Error"]["Code"] == "UnknownOperationException"
 
 
 def test_records_have_the_shape_aws_documents(lab: labkit.Lab, changes: Any) -> None:
