@@ -286,6 +286,20 @@ def test_bad_input_is_a_labkit_error(
         call(lab, table, arn)
 
 
+def test_reset_deletes_the_labs_streams_and_destinations() -> None:
+    lab = _lab._launch(None)  # reset deletes every table of a lab: not the session's
+    try:
+        lab.create_table("orders")
+        arn = lab.kinesis_stream("reset-test")
+        lab.enable_kinesis_streaming_destination("orders", arn)
+        lab.reset()
+        assert lab.kinesis_streams == [] and lab.kinesis_destinations == []
+        assert lab.kinesis.list_streams()["StreamNames"] == []
+        assert lab.kinesis_stream("reset-test") == arn  # the name is free again
+    finally:
+        lab.close()
+
+
 def test_a_keys_only_table_cannot_stream_to_kinesis(
     lab: labkit.Lab, table_name: Callable[[str], str]
 ) -> None:
