@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError
 from . import _seams
 from ._errors import (
     BackendError,
+    BackendStoppedError,
     LabError,
     StreamNotEnabledError,
     TableError,
@@ -49,7 +50,7 @@ from .backend._connect import (
     ping,
 )
 from .backend._connect import REGION as REGION_DEFAULT
-from .backend._health import ServerWatch, client_config
+from .backend._health import NETWORK_ERRORS, ServerWatch, client_config
 from .backend._kinesis import KinesisServer
 from .backend._sdk import SdkRedirect, redirect
 from .backend._server import LocalServer, check_port
@@ -419,9 +420,10 @@ class Lab:
             trigger.close()
         self.triggers.clear()
         self.kinesis_destinations.clear()
-        for arn in self.kinesis_streams:
-            with contextlib.suppress(ClientError):
-                self.kinesis.delete_stream(StreamARN=arn, EnforceConsumerDeletion=True)
+        with contextlib.suppress(BackendStoppedError):  # a dead Kinesis: nothing to delete
+            for arn in self.kinesis_streams:
+                with contextlib.suppress(ClientError):
+                    self.kinesis.delete_stream(StreamARN=arn, EnforceConsumerDeletion=True)
         self.kinesis_streams.clear()
         deleted: list[str] = []
         for name in list(self.created_tables):
@@ -662,6 +664,8 @@ class Lab:
         Introduced in notebooks/15-kinesis-data-streams.ipynb.
         """
         self._check_open()
+        if self._kinesis is not None:
+            self._check_kinesis_server()
         if self._kinesis is None:
             if self.on_aws:
                 raise BackendError(
@@ -679,8 +683,41 @@ class Lab:
             client.meta.events.register(
                 "before-call.kinesis.GetRecords", lambda **_: self._feed(None)
             )
+            # a server that died is told as a labkit error, before each attempt of a call
+            client.meta.events.register("before-send.kinesis", self._check_kinesis_server)
+            client.meta.events.register("after-call-error.kinesis", self._kinesis_call_failed)
             self._kinesis = client
         return self._kinesis
+
+    def _kinesis_call_failed(self, exception: BaseException, **_: Any) -> None:
+        """A Kinesis call failed for good: if it was a network error, wait a moment for the
+        guard to see its server gone (as ``_health`` does) and say so as a labkit error."""
+        if not isinstance(exception, NETWORK_ERRORS) or self.kinesis_server is None:
+            return
+        deadline = time.monotonic() + 1.0
+        while self.kinesis_server.failure() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._check_kinesis_server()
+
+    def _check_kinesis_server(self, **_: Any) -> None:
+        """Raise BackendStoppedError if the local Kinesis this lab started has stopped, and
+        forget it and what was made on it, so that the next use starts a fresh one."""
+        server = self.kinesis_server
+        if server is None or (why := server.failure()) is None:
+            return
+        server.stop()
+        self.kinesis_server, self._kinesis = None, None
+        self.kinesis_streams.clear()
+        self.kinesis_destinations.clear()
+        for trigger in [t for t in self.triggers if isinstance(t, KinesisTrigger)]:
+            trigger.close()
+            self.triggers.remove(trigger)
+        raise BackendStoppedError(
+            f"The lab's local Kinesis stopped: {why}. It kept its streams in memory, so they "
+            "are gone, with their records; the Kinesis triggers are closed.",
+            "re-run the lesson from the top: lab.kinesis_stream(...) starts a fresh local Kinesis.",
+            reason=why,
+        )
 
     def kinesis_stream(
         self, name: str, shard_count: int = 1, retention_period_hours: int = 24

@@ -328,6 +328,23 @@ def test_kinesis_starts_only_when_asked_and_close_stops_it() -> None:
         lab.close()
 
 
+def test_a_killed_kinesis_is_a_labkit_error_and_the_next_use_starts_a_fresh_one() -> None:
+    lab = _lab._launch(None)
+    try:
+        arn = lab.kinesis_stream("killed-test")
+        server = lab.kinesis_server
+        assert server is not None and server.pid is not None
+        os.kill(server.pid, signal.SIGKILL)
+        assert wait_gone(server.pid)
+        with pytest.raises(labkit.BackendStoppedError, match="local Kinesis stopped"):
+            lab.kinesis.describe_stream_summary(StreamARN=arn)
+        assert lab.kinesis_streams == []
+        assert lab.kinesis_stream("killed-test") == arn  # a fresh server, the name free
+        assert lab.kinesis_server is not server
+    finally:
+        lab.close()
+
+
 CHILD = textwrap.dedent("""
     import time
     import labkit
