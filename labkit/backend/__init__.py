@@ -4,7 +4,8 @@ the class-data sharing archive, and ``connect``: a local, external or (opt-in) A
 Rooms: ``_java`` (a Java 17+ runtime), ``_install`` (the DynamoDB Local jar), ``_server`` (one
 DynamoDB Local process on 127.0.0.1), ``_guard`` (stops it when its parent dies), ``_archive``
 (class-data sharing), ``_connect`` (where the lab's DynamoDB is), ``_health`` (a killed or
-frozen DynamoDB Local reported as ``BackendStoppedError``), ``_sdk`` (the learner's own boto3
+frozen DynamoDB Local reported as ``BackendStoppedError``), ``_kinesis`` (the local Kinesis of
+lesson 15, moto's server mode, behind the same guard), ``_sdk`` (the learner's own boto3
 clients pointed at the lab, and nothing sent anywhere else). Imports nothing from ``esm`` or
 ``teach``.
 """

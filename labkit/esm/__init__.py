@@ -9,6 +9,7 @@ windows, the 6 MB payload); ``_function`` (a function as Lambda has one), ``_env
 (invoking it, its logs, judging its response; with ``_capture``); ``_loops`` (a function that
 feeds its own stream, noticed and stopped); ``_mapping`` and ``_trigger``
 (what a mapping is and did; its policy and run loop); ``_poller`` (the background thread);
+``_kinesis`` (the same mapping on a Kinesis stream: its reader and record shape);
 ``_invocations`` and ``_failures`` (what happened, AWS's failure document); ``_repair`` (replay
 and redelivery); ``_deploy`` (the function's package and create_function arguments, esm_config
 checked by botocore, IAM policy, CloudFormation) and ``_creation`` (what Lambda checks at

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,18 +44,20 @@ class Entry:
     _size: int | None = None
     order: int = 0  # when its GetRecords returned (``_loops.READ_ORDER``)
     arrived: float = 0.0  # when it reached the stream, as IteratorAge counts (``_metrics``)
+    # how a raw record becomes the delivered one (the reader's: ``StreamReader.shape``)
+    shaper: Callable[[dict[str, Any], str], tuple[dict[str, Any], tuple[str, ...]]] = shape
 
     def for_delivery(self, stream_arn: str) -> dict[str, Any]:
         """The record for an attempt. Lambda serialises a new event for every attempt, so a
         handler that changed its event last time gets the record as the stream has it."""
         if self.delivered and self.raw is not None:
-            self.record = shape(self.raw, stream_arn)[0]
+            self.record = self.shaper(self.raw, stream_arn)[0]
         self.delivered = True
         return self.record
 
     def size_bound(self) -> int:
         """Bytes this record can take in the event's JSON, at most (cheap: from SizeBytes)."""
-        size = self.record["dynamodb"].get("SizeBytes")
+        size = self.record.get("dynamodb", {}).get("SizeBytes")
         return 12 * int(size) + 2048 if isinstance(size, int) else PAYLOAD_LIMIT
 
     def size(self) -> int:

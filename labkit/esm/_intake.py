@@ -16,7 +16,6 @@ from ._batching import Entry, ShardWork
 from ._loops import READ_ORDER
 from ._metrics import Recorder
 from ._options import TriggerConfig
-from ._records import key_of, shape
 from ._stream import StreamReader
 
 __all__ = ["READ_LIMIT", "fill"]
@@ -66,11 +65,11 @@ def fill(
         for _ in range(min(wanted - queued, len(work.buffer))):
             looked += 1
             raw = work.buffer.popleft()
-            shaped, notes = shape(raw, reader.stream_arn)
+            shaped, notes = reader.shape(raw, reader.stream_arn)
             notes, work.notices = (*work.notices, *notes), ()  # a trim notice: next record
-            created = float(shaped["dynamodb"].get("ApproximateCreationDateTime", now))
-            sequence = shaped["dynamodb"]["SequenceNumber"]
-            entry = Entry(shaped, sequence, now, created, notes=notes, raw=raw)
+            created = reader.created_of(shaped, now)
+            sequence = reader.sequence_of(raw)
+            entry = Entry(shaped, sequence, now, created, notes=notes, raw=raw, shaper=reader.shape)
             entry.order, entry.arrived = work.read_order, recorder.arrival(created, work.read_at)
             work.entries.append(entry)
             if config.filters is not None and not config.filters.matches(shaped):
@@ -80,7 +79,7 @@ def fill(
                 continue
             lane = work.lanes[0]  # one item key always on one lane
             if len(work.lanes) > 1:
-                lane = work.lanes[zlib.crc32(key_of(shaped).encode()) % len(work.lanes)]
+                lane = work.lanes[zlib.crc32(reader.key_of(shaped).encode()) % len(work.lanes)]
             lane.queue.append(entry)
             queued += 1
         if config.filters is not None and looked:

@@ -100,7 +100,11 @@ class Invocation:
 
     @property
     def sequence_numbers(self) -> list[str]:
-        return [r["dynamodb"]["SequenceNumber"] for r in self.event["Records"]]
+        # a DynamoDB stream record, or a Kinesis record (``_kinesis``)
+        return [
+            r["kinesis"]["sequenceNumber"] if "kinesis" in r else r["dynamodb"]["SequenceNumber"]
+            for r in self.event["Records"]
+        ]
 
     def __repr__(self) -> str:
         outcome = "ok" if self.ok else f"{self.outcome.value}: {self.error!r}"

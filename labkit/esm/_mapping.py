@@ -97,13 +97,16 @@ class EventSourceMapping:
         self._work: dict[str, ShardWork] = {}
         self._refresh_due, self._refreshed_at = True, 0.0  # read the shard list on the next pass
 
+    # The reader of this kind of stream: a DynamoDB stream here, a Kinesis stream in _kinesis.
+    reader_type: type[StreamReader] = StreamReader
+
     def _reader(self, earlier: EventSourceMapping | None) -> StreamReader:
         """This mapping's stream reader; a replacement's goes on from where ``earlier`` was
         (UpdateEventSourceMapping takes no StartingPosition: an updated mapping keeps its
         place), shard by shard: after its checkpoint, or from the start of a shard it had not
         begun, and never into a shard it had finished."""
         if earlier is None:
-            return StreamReader(
+            return self.reader_type(
                 self.streams,
                 self.stream_arn,
                 self.config.starting_position,
@@ -112,7 +115,7 @@ class EventSourceMapping:
         for shard in earlier.reader.shards.values():
             if shard.checkpoint is not None:
                 self.checkpoints.put(shard.shard_id, shard.checkpoint)
-        reader = StreamReader(
+        reader = self.reader_type(
             self.streams,
             self.stream_arn,
             StartingPosition.TRIM_HORIZON,

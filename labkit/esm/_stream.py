@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from .._errors import StreamNotEnabledError
 from ._checkpoints import CheckpointStore, MemoryCheckpoints
+from ._records import key_of, shape
 
 __all__ = ["ShardState", "StartingPosition", "StreamReader"]
 
@@ -58,7 +59,7 @@ class StreamReader:
         *,
         checkpoints: CheckpointStore | None = None,
     ) -> None:
-        if not isinstance(stream_arn, str) or "/stream/" not in stream_arn:
+        if not self.is_stream_arn(stream_arn):
             raise StreamNotEnabledError(
                 f"{str(stream_arn)[:80]!r} is not a stream ARN.",
                 "pass the ARN of a table's stream: lk.StreamReader(lab.streams, "
@@ -88,7 +89,32 @@ class StreamReader:
                     self.finish(shard)
                     continue
                 while records := self.read(shard):
-                    self.commit(shard, records[-1]["dynamodb"]["SequenceNumber"])
+                    self.commit(shard, self.sequence_of(records[-1]))
+
+    # -- what a record is on this kind of stream (``_kinesis.KinesisReader`` has its own) -------
+    @staticmethod
+    def is_stream_arn(arn: object) -> bool:
+        return isinstance(arn, str) and "/stream/" in arn
+
+    @staticmethod
+    def sequence_of(raw: dict[str, Any]) -> str:
+        """A record's sequence number, as GetRecords gave the record."""
+        return str(raw["dynamodb"]["SequenceNumber"])
+
+    @staticmethod
+    def shape(raw: dict[str, Any], stream_arn: str) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """The record as Lambda delivers it, and the notes of any correction (``_records``)."""
+        return shape(raw, stream_arn)
+
+    @staticmethod
+    def created_of(shaped: dict[str, Any], default: float) -> float:
+        """When the change was made (epoch seconds), from the delivered record."""
+        return float(shaped["dynamodb"].get("ApproximateCreationDateTime", default))
+
+    @staticmethod
+    def key_of(shaped: dict[str, Any]) -> str:
+        """What keeps records in order on one lane: the item's key."""
+        return key_of(shaped)
 
     # -- shards ---------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -194,7 +220,7 @@ class StreamReader:
             resp = self.streams.get_records(ShardIterator=iterator, Limit=_GET_RECORDS_MAX)
             records = resp.get("Records", [])
             for record in records:
-                if int(record["dynamodb"]["SequenceNumber"]) > end:
+                if int(self.sequence_of(record)) > end:
                     return out
                 out.append(record)
             if not records:
@@ -228,7 +254,7 @@ class StreamReader:
                 while True:
                     records = self.read(shard)
                     if records:
-                        self.commit(shard, records[-1]["dynamodb"]["SequenceNumber"])
+                        self.commit(shard, self.sequence_of(records[-1]))
                         out.extend(records)
                         progressed = True
                     if not records or shard.ended:

@@ -35,6 +35,12 @@ them; a ``destination_config`` names one of the declared tables). A case with
 ``"redeliver": true`` delivers every successful batch a second time, as at-least-once delivery
 may.
 
+A handler exercise may declare ``"kinesis": {"precision": "MILLISECOND"}``: the source table's
+changes then go to a fresh Kinesis stream (``lab.enable_kinesis_streaming_destination``) and the
+function is triggered by that stream, with the Kinesis event; a case's ``"inject":
+{"duplicates": N, "out_of_order": M}`` has the destination send duplicates or swapped changes,
+as AWS warns it may (the case's name says so). Lesson 15.
+
 A case's ``hint`` is a text, or ``{"nudge": ..., "answer": ...}``: the nudge is shown with a
 failure, the answer only when the learner asks (``result.answer(n)``, or a click in the notebook).
 
@@ -48,6 +54,7 @@ which ``lk.progress()`` shows.
 
 from __future__ import annotations
 
+import base64
 import inspect
 import json
 import re
@@ -75,9 +82,9 @@ _EXERCISE_ID = re.compile(r"[0-9]{2}-[a-z0-9]+(-[a-z0-9]+)*")  # "04-keep-new-or
 _KINDS = ("transform", "filter", "handler", "iterator", "pipe")
 _OPS = ("put", "update", "delete")
 _CASE_KEYS = {"name", "writes", "expect", "hint"}
-_CASE_OPTIONAL = {"redeliver", "checkpoint"}
+_CASE_OPTIONAL = {"redeliver", "checkpoint", "inject"}
 _TOP_KEYS = {"id", "title", "kind", "cases"}
-_TOP_OPTIONAL = {"source", "tables", "trigger"}
+_TOP_OPTIONAL = {"source", "tables", "trigger", "kinesis"}
 _EXPECT_EXTRA = ("delivered", "failed_invocations", "discarded")
 
 
@@ -108,6 +115,7 @@ class Case:
     redeliver: bool = False
     checkpoint: int = 0  # iterator exercises: the checkpoint is the Nth record (0: none)
     answer: str = ""  # the answer: shown only when asked for
+    inject: dict[str, int] = field(default_factory=dict)  # Kinesis: duplicates, out_of_order
 
     def result(self, passed: bool, expected: Any, got: Any) -> CaseResult:
         return CaseResult(self.name, passed, expected, got, self.hint, self.answer)
@@ -145,6 +153,7 @@ class Exercise:
     source_table: TableSpec = TableSpec(stream="NEW_AND_OLD_IMAGES")
     tables: dict[str, TableSpec] = field(default_factory=dict)
     trigger: dict[str, Any] = field(default_factory=dict)
+    kinesis: dict[str, str] = field(default_factory=dict)  # {"precision": ...}: via Kinesis
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "<dict>") -> Exercise:
@@ -179,6 +188,9 @@ class Exercise:
         trigger = data.get("trigger", {})
         if not isinstance(trigger, dict):
             raise bad("trigger must be an object of lab.trigger options")
+        kinesis = data.get("kinesis", {})
+        if kinesis and (data["kind"] != "handler" or set(kinesis) != {"precision"}):
+            raise bad('kinesis is {"precision": ...}, for a handler exercise only')
         cases = []
         for i, raw in enumerate(data["cases"]):
             if (
@@ -203,6 +215,9 @@ class Exercise:
                         f"cases[{i}] expects table(s) {sorted(strays)} that the exercise does "
                         "not declare in tables"
                     )
+            inject = raw.get("inject", {})
+            if inject and (not kinesis or set(inject) - {"duplicates", "out_of_order"}):
+                raise bad(f"cases[{i}] inject needs kinesis, and holds duplicates, out_of_order")
             nudge, answer = _hint(raw["hint"], f"cases[{i}]", bad)
             cases.append(
                 Case(
@@ -213,6 +228,7 @@ class Exercise:
                     bool(raw.get("redeliver", False)),
                     int(raw.get("checkpoint") or 0),
                     answer,
+                    dict(inject),
                 )
             )
         return cls(
@@ -224,6 +240,7 @@ class Exercise:
             source_spec,
             tables,
             dict(trigger),
+            dict(kinesis),
         )
 
 
@@ -433,9 +450,19 @@ def _run_case(
         options = _trigger_options(exercise.trigger, tables)
         if exercise.kind == "filter":
             options["filter_criteria"] = answer
-        trigger = lab.trigger(source.table_name, function, **options)
+        destination = None
+        if exercise.kinesis:
+            arn = lab.kinesis_stream(f"check-{run}-changes")
+            destination = lab.enable_kinesis_streaming_destination(
+                source.table_name, arn, exercise.kinesis["precision"]
+            )
+            trigger = lab.trigger(arn, function, **options)
+        else:
+            trigger = lab.trigger(source.table_name, function, **options)
         for write in case.writes:
             _apply(source, write)
+        if destination is not None:
+            destination.forward(**case.inject, quiet=True)  # the case's name says what
         invocations = trigger.run_until_idle()
         if case.redeliver:
             for inv in [i for i in invocations if i.ok]:
@@ -446,6 +473,12 @@ def _run_case(
             r["dynamodb"]["SequenceNumber"]: [r["eventName"], *_key_of(r, exercise.source_table)]
             for r in _records_written(lab, source.table_name)
         }
+        if destination is not None:  # a Kinesis record: the change is its data
+            by_sequence = {
+                r["kinesis"]["sequenceNumber"]: _kinesis_change(r, exercise.source_table)
+                for inv in invocations
+                for r in inv.records
+            }
         delivered = [
             by_sequence.get(number, ["?", number])
             for inv in invocations
@@ -464,8 +497,18 @@ def _run_case(
         if trigger is not None:  # its lane threads (parallelization_factor) end with it
             trigger.close()
             lab.triggers.remove(trigger)
+        for destination in [d for d in lab.kinesis_destinations if d.table_name in made]:
+            lab.kinesis_destinations.remove(destination)
+            lab.kinesis.delete_stream(StreamARN=destination.stream_arn)
+            lab.kinesis_streams.remove(destination.stream_arn)
         for name in made:
             lab.delete_table(name)
+
+
+def _kinesis_change(record: dict[str, Any], spec: TableSpec) -> list[Any]:
+    """``[eventName, key...]`` of the table change a Kinesis record carries."""
+    data = json.loads(base64.b64decode(record["kinesis"]["data"]))
+    return [data["eventName"], *_key_of(data, spec)]
 
 
 def _ordered(exercise: Exercise, value: Any) -> Any:
