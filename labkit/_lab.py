@@ -60,7 +60,7 @@ from .backend._connect import (
 from .backend._connect import REGION as REGION_DEFAULT
 from .backend._health import NETWORK_ERRORS, ServerWatch, client_config
 from .backend._kinesis import KinesisServer
-from .backend._sdk import SdkRedirect, redirect
+from .backend._sdk import SdkRedirect, redirect, redirect_service
 from .backend._server import LocalServer, check_port
 from .esm._capture import say
 from .esm._checkpoints import TableCheckpoints
@@ -175,6 +175,8 @@ class Lab:
         self.sdk: SdkRedirect | None = None
         # Kinesis (lesson 15), started on first use: the server, its client, what was made on it.
         self.kinesis_server: KinesisServer | None = None
+        # default boto3 Kinesis clients (a learner's, a function's) go to the local Kinesis too
+        self._kinesis_sdk: SdkRedirect | None = None
         self._kinesis: Any = None
         self.kinesis_streams: list[str] = []
         self.kinesis_destinations: list[Any] = []  # _kds.KinesisDestination
@@ -234,6 +236,8 @@ class Lab:
         global _current
         for trigger in [*self.triggers, *self.pipes]:
             trigger.close()
+        if self._kinesis_sdk is not None:
+            self._kinesis_sdk.restore()
         if self.sdk is not None:
             self.sdk.restore()  # after the triggers: no handler runs any more
         if self.kinesis_server is not None:
@@ -918,6 +922,12 @@ class Lab:
             server = KinesisServer()
             server.start()
             self.kinesis_server = server
+            if self.sdk is not None and self.sdk.active:
+                if self._kinesis_sdk is not None:
+                    self._kinesis_sdk.restore()
+                self._kinesis_sdk = redirect_service(
+                    "AWS_ENDPOINT_URL_KINESIS", server.endpoint_url, self.region
+                )
             client = self.session.client(
                 "kinesis", endpoint_url=server.endpoint_url, config=client_config()
             )

@@ -393,3 +393,33 @@ def test_the_guard_stops_kinesis_when_its_python_process_is_sigkilled() -> None:
         kill_if_alive(guard)
         if log is not None:
             log.unlink(missing_ok=True)
+
+
+def test_default_kinesis_clients_reach_the_local_kinesis(lab: labkit.Lab) -> None:
+    """A function written the AWS way (``boto3.client("kinesis")``, no endpoint) reaches the
+    lab's local Kinesis, as its DynamoDB client reaches DynamoDB Local (backend/_sdk.py,
+    ``redirect_service``: the service-specific ``AWS_ENDPOINT_URL_KINESIS``)."""
+    import boto3
+
+    arn = lab.kinesis_stream(stream_name())
+    assert os.environ.get("AWS_ENDPOINT_URL_KINESIS") == lab.kinesis_server.endpoint_url
+    seen: list[str] = []
+
+    def handler(event: dict[str, Any], context: Any) -> None:
+        summary = boto3.client("kinesis").describe_stream_summary(StreamARN=arn)
+        seen.append(summary["StreamDescriptionSummary"]["StreamARN"])
+
+    trigger = lab.trigger(arn, handler, starting_position="TRIM_HORIZON")
+    lab.kinesis.put_record(StreamARN=arn, Data=b"{}", PartitionKey="k")
+    trigger.run_until_idle()
+    assert seen == [arn]
+
+
+def test_redirect_service_restores_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from labkit.backend import _sdk
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_KINESIS", "http://127.0.0.1:1")
+    extra = _sdk.redirect_service("AWS_ENDPOINT_URL_KINESIS", "http://127.0.0.1:2/", "us-east-1")
+    assert os.environ["AWS_ENDPOINT_URL_KINESIS"] == "http://127.0.0.1:2"
+    extra.restore()
+    assert os.environ["AWS_ENDPOINT_URL_KINESIS"] == "http://127.0.0.1:1"

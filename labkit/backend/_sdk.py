@@ -94,6 +94,7 @@ __all__ = [
     "check_request",
     "is_loopback",
     "redirect",
+    "redirect_service",
     "watching",
 ]
 
@@ -204,7 +205,7 @@ class SdkRedirect:
                 # A later redirect is still in force: it saw this one's values, so it takes over
                 # what this one saved, and puts that back when it is restored in its turn.
                 later = _active[index]
-                later.saved = self.saved
+                later.saved = {**later.saved, **self.saved}
                 later.saved_default_session = self.saved_default_session
             else:
                 _apply(self.saved)
@@ -241,7 +242,21 @@ def redirect(
     host = (urlparse(endpoint_url).hostname or "").lower()
     for name in _NO_PROXY:
         values[name] = _no_proxy(os.environ.get(name), host)
-    sdk = SdkRedirect(endpoint_url, region, values, watch)
+    return _activate(SdkRedirect(endpoint_url, region, values, watch), values)
+
+
+def redirect_service(variable: str, endpoint_url: str, region: str) -> SdkRedirect:
+    """Point one more service's default clients at a lab server, by its service-specific
+    variable (``AWS_ENDPOINT_URL_KINESIS`` for the local Kinesis of lesson 15: the same
+    "Service-specific endpoints" rule as above). Stacks on the lab's DynamoDB redirect, which
+    must be in force; ``restore()`` puts the variable back.
+    """
+    endpoint_url = endpoint_url.rstrip("/")
+    values: dict[str, str | None] = {variable: endpoint_url}
+    return _activate(SdkRedirect(endpoint_url, region, values, None), values)
+
+
+def _activate(sdk: SdkRedirect, values: dict[str, str | None]) -> SdkRedirect:
     with _lock:
         sdk.saved = {name: os.environ.get(name) for name in values}
         sdk.saved_default_session = boto3.DEFAULT_SESSION
