@@ -12,7 +12,8 @@ STAMP := $(VENV)/.labkit-installed
 # JupyterLab's port; empty means the first free one from 8888.
 JUPYTER_PORT ?=
 
-.PHONY: help setup lab reset lint test test-labkit test-notebooks test-browser screenshots soak mutants doctor bench notebooks clean
+.PHONY: help setup lab reset lint test test-labkit test-notebooks test-browser screenshots soak mutants doctor bench notebooks clean \
+	workshop workshop-stop grades test-workshop
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -74,6 +75,27 @@ bench: setup ## Run every benchmark in bench/ (not part of make test); results i
 
 notebooks: setup ## Regenerate lesson navigation, the contents page and the learner copies
 	@$(BIN)/python -m labkit notebooks
+
+# A class on one server (README "Running a workshop"): make workshop USERS=30 [PORT=8000 MEMORY=1g]
+USERS ?= 10
+WORKSHOP_STAMP := $(VENV)/.labkit-workshop-installed
+$(WORKSHOP_STAMP): $(STAMP) pyproject.toml
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,workshop]'
+	@touch $(WORKSHOP_STAMP)
+
+workshop: setup $(WORKSHOP_STAMP) ## Run JupyterHub for a class: make workshop USERS=30 (127.0.0.1; Ctrl-C stops all)
+	@$(BIN)/python -m labkit.workshop start --users $(USERS) $(if $(PORT),--port $(PORT),) \
+		$(if $(MEMORY),--memory $(MEMORY),) $(if $(JAVA_HEAP),--java-heap $(JAVA_HEAP),)
+
+workshop-stop: ## Stop the running workshop (the hub, every learner's server and DynamoDB Local)
+	@$(BIN)/python -m labkit.workshop stop
+
+grades: ## Print every learner's grades as CSV: make grades > grades.csv
+	@$(BIN)/python -m labkit.workshop grades
+
+test-workshop: setup $(WORKSHOP_STAMP) ## Log two learners in through the hub in Chromium, each runs lesson 01 (~3 min)
+	@bash tests/browser/install.sh $(BIN)/python
+	@$(BIN)/python -m pytest -p no:cacheprovider tests/workshop
 
 clean: ## Remove .venv and the download cache (.cache)
 	rm -rf $(VENV) .cache
