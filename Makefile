@@ -9,6 +9,8 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.labkit-installed
+# The [workshop] extra (JupyterHub): installed by the targets that need it.
+WORKSHOP_STAMP := $(VENV)/.labkit-workshop-installed
 # JupyterLab's port; empty means the first free one from 8888.
 JUPYTER_PORT ?=
 
@@ -70,7 +72,7 @@ mutants: setup ## Run the mutation probe of the engine (not part of make test)
 doctor: setup ## Check Python, Java, DynamoDB Local, the endpoint and the packages
 	@$(BIN)/python -m labkit doctor
 
-bench: setup ## Run every benchmark in bench/ (not part of make test); results in bench/results/
+bench: setup $(WORKSHOP_STAMP) ## Run every benchmark in bench/ (not part of make test); results in bench/results/
 	@$(BIN)/python bench/run_all.py
 
 notebooks: setup ## Regenerate lesson navigation, the contents page and the learner copies
@@ -78,7 +80,6 @@ notebooks: setup ## Regenerate lesson navigation, the contents page and the lear
 
 # A class on one server (README "Running a workshop"): make workshop USERS=30 [PORT=8000 MEMORY=1g]
 USERS ?= 10
-WORKSHOP_STAMP := $(VENV)/.labkit-workshop-installed
 $(WORKSHOP_STAMP): $(STAMP) pyproject.toml
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,workshop]'
 	@touch $(WORKSHOP_STAMP)

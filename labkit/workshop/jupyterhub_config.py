@@ -45,11 +45,13 @@ c.Spawner.cmd = [str(Path(s.python).with_name("jupyterhub-singleuser"))]
 c.Spawner.start_timeout = 120  # a loaded 2-core machine: a first start can take a while
 c.Spawner.http_timeout = 120
 c.Spawner.default_url = "/lab/tree/README.md"  # the contents page of the learner's workspace
+# How often idleness is checked: every minute, or more often for a short timeout (a test's).
+cull_every = max(5, min(60, s.cull_timeout // 2))
 # A kernel left idle for the cull timeout is shut down by the learner's own server (its
 # DynamoDB Local with it); the whole server by the culler below.
 c.Spawner.args += [
     f"--MappingKernelManager.cull_idle_timeout={s.cull_timeout}",
-    "--MappingKernelManager.cull_interval=60",
+    f"--MappingKernelManager.cull_interval={cull_every}",
 ]
 
 # Services: the idle culler (stops servers idle for cull_timeout) and the instructor's page.
@@ -61,7 +63,7 @@ c.JupyterHub.services = [
             "-m",
             "jupyterhub_idle_culler",
             f"--timeout={s.cull_timeout}",
-            "--cull-every=60",
+            f"--cull-every={cull_every}",
         ],
         "environment": passed_through(),
     },
