@@ -180,6 +180,9 @@ def test_two_learners_log_in_and_each_runs_lesson_01_on_their_own(
             assert set(alive) <= set(groups.pids(name)), (name, alive, groups.pids(name))
             assert groups.limit(name) == settings.memory_limit
             assert groups.usage(name) > 100 * 2**20  # server, kernel and Java are charged here
+            # At the cap, DynamoDB Local and the kernel go before the server (_spawner.py).
+            for pid in alive:
+                assert Path(f"/proc/{pid}/oom_score_adj").read_text().strip() == "500", pid
 
     # A learner may not open the instructor's page: the hub refuses at the OAuth step.
     page = pages["learner01"]
