@@ -46,7 +46,7 @@ lint: setup ## Check formatting and lint with ruff (settings in pyproject.toml)
 test: setup test-labkit test-notebooks ## Run labkit's tests, then re-execute every notebook under nbval
 
 test-labkit: setup ## Run labkit's own tests (a real DynamoDB Local; cfn-lint on every generated template)
-	@$(BIN)/python -m pytest tests --ignore=tests/browser
+	@$(BIN)/python -m pytest tests --ignore=tests/browser --ignore=tests/workshop
 
 test-notebooks: setup ## Re-execute every notebook and compare its outputs (nbval)
 	@$(BIN)/python -m pytest --nbval --nbval-current-env \
