@@ -9,10 +9,13 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.labkit-installed
+# The [workshop] extra (JupyterHub): installed by the targets that need it.
+WORKSHOP_STAMP := $(VENV)/.labkit-workshop-installed
 # JupyterLab's port; empty means the first free one from 8888.
 JUPYTER_PORT ?=
 
-.PHONY: help setup lab reset lint test test-labkit test-notebooks test-browser screenshots soak mutants doctor bench notebooks clean
+.PHONY: help setup lab reset lint test test-labkit test-notebooks test-browser screenshots soak mutants doctor bench notebooks clean \
+	workshop workshop-stop grades test-workshop
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -43,7 +46,7 @@ lint: setup ## Check formatting and lint with ruff (settings in pyproject.toml)
 test: setup test-labkit test-notebooks ## Run labkit's tests, then re-execute every notebook under nbval
 
 test-labkit: setup ## Run labkit's own tests (a real DynamoDB Local; cfn-lint on every generated template)
-	@$(BIN)/python -m pytest tests --ignore=tests/browser
+	@$(BIN)/python -m pytest tests --ignore=tests/browser --ignore=tests/workshop
 
 test-notebooks: setup ## Re-execute every notebook and compare its outputs (nbval)
 	@$(BIN)/python -m pytest --nbval --nbval-current-env \
@@ -69,11 +72,31 @@ mutants: setup ## Run the mutation probe of the engine (not part of make test)
 doctor: setup ## Check Python, Java, DynamoDB Local, the endpoint and the packages
 	@$(BIN)/python -m labkit doctor
 
-bench: setup ## Run every benchmark in bench/ (not part of make test); results in bench/results/
+bench: setup $(WORKSHOP_STAMP) ## Run every benchmark in bench/ (not part of make test); results in bench/results/
 	@$(BIN)/python bench/run_all.py
 
 notebooks: setup ## Regenerate lesson navigation, the contents page and the learner copies
 	@$(BIN)/python -m labkit notebooks
+
+# A class on one server (README "Running a workshop"): make workshop USERS=30 [PORT=8000 MEMORY=1g]
+USERS ?= 10
+$(WORKSHOP_STAMP): $(STAMP) pyproject.toml
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,workshop]'
+	@touch $(WORKSHOP_STAMP)
+
+workshop: setup $(WORKSHOP_STAMP) ## Run JupyterHub for a class: make workshop USERS=30 (127.0.0.1; Ctrl-C stops all)
+	@$(BIN)/python -m labkit.workshop start --users $(USERS) $(if $(PORT),--port $(PORT),) \
+		$(if $(MEMORY),--memory $(MEMORY),) $(if $(JAVA_HEAP),--java-heap $(JAVA_HEAP),)
+
+workshop-stop: ## Stop the running workshop (the hub, every learner's server and DynamoDB Local)
+	@$(BIN)/python -m labkit.workshop stop
+
+grades: ## Print every learner's grades as CSV: make grades > grades.csv
+	@$(BIN)/python -m labkit.workshop grades
+
+test-workshop: setup $(WORKSHOP_STAMP) ## Log two learners in through the hub in Chromium, each runs lesson 01 (~3 min)
+	@bash tests/browser/install.sh $(BIN)/python
+	@$(BIN)/python -m pytest -p no:cacheprovider tests/workshop
 
 clean: ## Remove .venv and the download cache (.cache)
 	rm -rf $(VENV) .cache

@@ -93,6 +93,19 @@ def test_the_backend_imports_nothing_from_the_event_source_mapping():
     assert offenders == []
 
 
+def test_nothing_in_labkit_imports_the_workshop_or_jupyterhub():
+    """labkit/workshop deploys the lab for a class; a learner's kernel never loads it (nor
+    JupyterHub, an optional extra)."""
+    offenders = [
+        (str(path.relative_to(LABKIT)), name)
+        for path in sorted(LABKIT.rglob("*.py"))
+        if "workshop" not in path.relative_to(LABKIT).parts
+        for name in _imports(path)
+        if name.startswith(("labkit.workshop", "jupyterhub"))
+    ]
+    assert offenders == []
+
+
 def test_the_trigger_keeps_only_policy_and_the_run_loop():
     """Issue 11: the Trigger class is under 250 lines; the rest lives in its rooms."""
     lines = (LABKIT / "esm" / "_trigger.py").read_text().splitlines()

@@ -12,6 +12,7 @@ configuration, so nothing the lab does can reach their AWS account.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -35,6 +36,7 @@ __all__ = [
     "connect_aws",
     "connect_external",
     "env_db_path",
+    "env_java_heap",
     "env_port",
     "isolated_session",
     "launch",
@@ -185,10 +187,29 @@ def env_db_path() -> Path | None:
     return folder
 
 
+def env_java_heap() -> tuple[str, ...]:
+    """``$LABKIT_JAVA_HEAP`` (``256m``, ``1g``) as Java's ``-Xmx`` option; no option when unset.
+
+    Unset, Java sizes its heap itself: a quarter of the machine's memory, or of the memory
+    cgroup's limit when it runs in one (JDK 17 reads cgroup v1 and v2 limits). A workshop
+    (``labkit/workshop``) sets it so that each learner's DynamoDB Local fits the learner's memory
+    cap with room for the kernels. A BackendError if it is not a size Java accepts."""
+    value = os.environ.get("LABKIT_JAVA_HEAP", "").strip()
+    if not value:
+        return ()
+    if not re.fullmatch(r"[1-9][0-9]*[kKmMgG]?", value):
+        raise BackendError(
+            f"LABKIT_JAVA_HEAP={value!r} is not a heap size Java accepts.",
+            "write a number with k, m or g after it (e.g. LABKIT_JAVA_HEAP=256m), or unset it.",
+        )
+    return (f"-Xmx{value}",)
+
+
 def launch(port: int | None) -> LocalServer:
     """Start DynamoDB Local (installing it first if needed) on ``port`` or a free port, in
-    memory, or on disk in ``$LABKIT_DB_PATH``."""
+    memory, or on disk in ``$LABKIT_DB_PATH``; its heap capped by ``$LABKIT_JAVA_HEAP``."""
     db_path = env_db_path()
+    heap = env_java_heap()
     java = find_java()
     try:
         jar = find_dynamodb_local()
@@ -199,6 +220,7 @@ def launch(port: int | None) -> LocalServer:
         server = LocalServer(jar, java, port if port is not None else free_port())
         server.class_data = archive
         server.db_path = db_path
+        server.extra_jvm = heap
         try:
             server.start()
             return server
