@@ -38,10 +38,10 @@ from ._tracker import value_text as _value
 _STEPS_RUN: set[str] = set()
 _RERUN = (
     "step {event!r} ran before in this kernel, and this time its writes added no stream "
-    "record: DynamoDB adds one only for a write that changes an item, and running the cell "
-    "again wrote the same values again. So nothing was delivered, and this step shows nothing "
-    "in the tables. To see the lesson as it is written, run Kernel → Restart Kernel and Run "
-    "All Cells."
+    "record: DynamoDB adds one only for a write that changes an item, and this cell's writes "
+    "were already done (the same values written again, an item already deleted). So nothing "
+    "was delivered, and this step shows nothing in the tables. To see the lesson as it is "
+    "written, run Kernel → Restart Kernel and Run All Cells."
 )
 
 if TYPE_CHECKING:
