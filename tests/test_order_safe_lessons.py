@@ -222,3 +222,23 @@ def test_new_key_is_one_no_item_has(lab, table_name):
     lab.create_table(both, key="pk", sort_key="sk")
     with pytest.raises(lk.LabError, match="sort key"):
         lab.new_key(both, "order-1")
+
+
+def test_a_trigger_made_again_that_delivers_nothing_says_why(lab, table_name, capsys):
+    name = table_name("orders")
+    orders = lab.create_table(name)
+    seen: list[str] = []
+
+    def handler(event, context):
+        seen.extend(r["eventName"] for r in event["Records"])
+
+    orders.put_item(Item={"pk": "order-1"})
+    assert len(lab.trigger(name, handler).run_until_idle()) == 1
+    capsys.readouterr()
+    again = lab.trigger(name, handler)  # the cell run again
+    assert again.run_until_idle() == []
+    said = capsys.readouterr().out
+    assert "nothing delivered: this trigger replaced an earlier one" in said and RESTART in said
+    assert again.run_until_idle() == [] and capsys.readouterr().out == ""  # said once
+    orders.put_item(Item={"pk": "order-2"})
+    assert len(again.run_until_idle()) == 1 and seen == ["INSERT", "INSERT"]
