@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP) ## Create .venv, install labkit, and make sure Java 17+ and DynamoDB Local are present
 	@$(BIN)/python -m labkit install
 
-lab: setup ## Open JupyterLab on your workspace/ (new lessons copied in, your answers kept; 127.0.0.1)
+lab: setup ## Open JupyterLab on your workspace's contents page (new lessons copied in, answers kept; Ctrl-C once stops it)
 	@$(BIN)/python -m labkit lab $(if $(JUPYTER_PORT),--port $(JUPYTER_PORT),)
 
 reset: $(STAMP) ## Start one lesson again: make reset LESSON=05 (your copy goes to workspace/backups/)

@@ -35,6 +35,7 @@ def _install() -> int:
         java = find_java()
     jar = install_dynamodb_local()
     _kinesis()
+    _jupyterlab_settings()
     print(
         f"labkit: Java {java.version} ({java.source}), DynamoDB Local {jar.version} "
         f"({jar.source}): ready."
@@ -124,6 +125,8 @@ def jupyter_command(port: int, notebook_dir: Path, *, as_root: bool) -> list[str
     """The JupyterLab command: loopback only, --allow-root for root. The token is not in it:
     every local user can read a process's command line (``ps``, ``/proc/<pid>/cmdline``), so it
     goes in the environment (:func:`jupyter_environment`), which only its owner can read."""
+    from .teach._jupyterlab import jupyterlab_start
+
     jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent)) or "jupyter"
     cmd = [
         jupyter,
@@ -132,6 +135,12 @@ def jupyter_command(port: int, notebook_dir: Path, *, as_root: bool) -> list[str
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0",
+        # One Ctrl-C stops the server: jupyter_server's SIGINT handler (ServerApp._confirm_exit)
+        # otherwise asks "Shut down this Jupyter server (y/[n])?" and resumes after 5 s with no
+        # answer. With answer_yes it stops at once, shutting down every kernel (each kernel's
+        # DynamoDB Local stops with it: backend/_guard.py).
+        "--ServerApp.answer_yes=True",
+        *jupyterlab_start().server_options(),  # open on the contents page (teach/_jupyterlab.py)
     ]
     if as_root:
         cmd.append("--allow-root")  # JupyterLab refuses to run as root without it
@@ -144,17 +153,44 @@ def jupyter_environment(token: str, base: Mapping[str, str] | None = None) -> di
     return {**(os.environ if base is None else base), "JUPYTER_TOKEN": token}
 
 
+def _jupyterlab_settings() -> None:
+    """labkit's JupyterLab settings (teach/_jupyterlab.py); never fails the command."""
+    from .teach._jupyterlab import install_settings, settings_file
+
+    try:
+        written = install_settings()
+    except OSError as exc:
+        print(
+            f"labkit: could not write JupyterLab's settings to {settings_file()} ({exc}), so "
+            "JupyterLab opens as it is configured (the Launcher, perhaps a news question). "
+            "Fix: make that folder writable, or set JUPYTERLAB_DIR to a JupyterLab folder you "
+            "own.",
+            file=sys.stderr,
+        )
+        return
+    if written is not None:
+        print(f"labkit: JupyterLab settings written to {written}.", flush=True)
+
+
 def _lab(args: argparse.Namespace) -> int:
+    from .teach._jupyterlab import jupyterlab_start
     from .teach._workspace import sync
 
     workspace = _workspace(args)
     print(sync(workspace), flush=True)
+    _jupyterlab_settings()
     port = args.port or _free_loopback_port(8888)
     token = secrets.token_hex(24)
     as_root = hasattr(os, "geteuid") and os.geteuid() == 0
     cmd = jupyter_command(port, workspace, as_root=as_root)
-    print(f"labkit: JupyterLab on http://127.0.0.1:{port}/lab?token={token}", flush=True)
-    print("labkit: open that address in your browser; press Ctrl-C here to stop.", flush=True)
+    start = jupyterlab_start().default_url
+    print(f"labkit: JupyterLab on http://127.0.0.1:{port}{start}?token={token}", flush=True)
+    print(
+        "labkit: open that address in your browser; it opens on the contents page. To stop, "
+        "press Ctrl-C once here: JupyterLab shuts down every kernel, and with each kernel its "
+        "DynamoDB Local, then exits (no question asked). Save your notebooks first (Ctrl-S).",
+        flush=True,
+    )
     env = jupyter_environment(token)
     if os.path.isabs(cmd[0]):
         os.execve(cmd[0], cmd, env)

@@ -386,6 +386,30 @@ class Lab:
         # in key order as DynamoDB compares keys: numbers as numbers, binary as bytes
         return sorted(ordered, key=lambda item: item_key(item, keys))
 
+    def new_key(self, table_name: str, key: str) -> str:
+        """``key`` if no item of the table has it, else the first of ``key-2``, ``key-3``, ...
+        that none has. A demo cell that writes with it shows its point when it is run again:
+        written to the same key with the same values, a put changes nothing, and DynamoDB adds a
+        stream record only for a write that changes an item (so nothing would be delivered).
+        For a table with a partition key only.
+
+        Introduced in notebooks/01-stream-processing-flow.ipynb.
+        """
+        table = self.table(table_name)
+        schema = table.key_schema
+        if len(schema) != 1:
+            raise TableError(
+                f"Table {table.table_name!r} has a sort key, so a partition key alone does not "
+                "name an item.",
+                "use new_key on a table with a partition key only, or choose the keys yourself.",
+            )
+        attribute = schema[0]["AttributeName"]
+        candidate, n = key, 1
+        while "Item" in table.get_item(Key={attribute: candidate}, ConsistentRead=True):
+            n += 1
+            candidate = f"{key}-{n}"
+        return candidate
+
     def put_items(self, table_name: str, items: Iterable[dict[str, Any]]) -> int:
         """Write many items at once with boto3's batch writer; returns how many were written.
 

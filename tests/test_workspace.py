@@ -326,7 +326,7 @@ def test_the_jupyterlab_token_is_not_on_the_command_line(tmp_path):
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and proc.poll() is None:
             for line in log.read_text().splitlines():
-                if line.startswith(f"labkit: JupyterLab on {base}/lab?token="):
+                if line.startswith(f"labkit: JupyterLab on {base}/lab/tree/README.md?token="):
                     token = line.rsplit("=", 1)[1]
             if token and _status(f"{base}/api/status", token) == 200:
                 break
@@ -345,7 +345,7 @@ def test_the_jupyterlab_token_is_not_on_the_command_line(tmp_path):
         assert token.encode() not in cmdline, "the token is on the command line"
         assert stat.S_IMODE((proc_dir / "environ").stat().st_mode) & 0o077 == 0
         assert f"JUPYTER_TOKEN={token}".encode() in (proc_dir / "environ").read_bytes()
-        assert token not in log.read_text().replace(f"lab?token={token}", "")  # printed once
+        assert token not in log.read_text().replace(f"?token={token}", "")  # printed once
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGTERM)

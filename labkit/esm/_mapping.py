@@ -86,6 +86,7 @@ class EventSourceMapping:
         self.closed = False
         self.replaced_by: str | None = None  # why it closed, if a newer trigger replaced it
         self.replaces = takes_over is not None
+        self._said_why = False  # run_until_idle said why a replacing trigger delivered nothing
         self._poller_name = f"labkit-trigger-{table_name}"
         self._poller = Poller(
             lambda b: self._pass(live=True, blocked=b),

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from .. import _seams
 from .._errors import TriggerError
 from ._batching import Batch, Lane, ShardWork
+from ._capture import say
 from ._failures import discard
 from ._intake import fill
 from ._invocations import Invocation, Outcome
@@ -230,4 +231,12 @@ class Trigger(EventSourceMapping):
             while self._pass(live=False, blocked=blocked):
                 progress.update(sum(len(i.records) for i in self.invocations[seen:]))
                 seen = len(self.invocations)
+        if self.replaces and not self.invocations and not self._said_why:
+            self._said_why = True  # once: a cell that made its trigger again delivers nothing
+            say(
+                "nothing delivered: this trigger replaced an earlier one (its cell ran again) "
+                "and goes on from that one's checkpoint, so the records that one delivered are "
+                "not delivered again; only records written from now on are. To see the lesson "
+                "as it is written, run Kernel → Restart Kernel and Run All Cells."
+            )
         return self.invocations[first:]

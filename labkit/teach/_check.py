@@ -74,6 +74,7 @@ from ..esm._trigger import Trigger
 from . import _results
 from ._display import LabTable, lab_table
 from ._feedback import result_html, result_text
+from ._reference import note_for
 
 __all__ = ["CaseResult", "CheckResult", "Exercise", "check", "load_exercise"]
 
@@ -325,10 +326,24 @@ class CheckResult:
 
     exercise: Exercise
     results: tuple[CaseResult, ...]
+    submitted: Any = field(default=None, repr=False, compare=False)  # the answer checked
+    code: Path | None = field(default=None, repr=False, compare=False)  # its code folder
+    note: str = ""  # said under the verdict (``_reference.note_for``)
 
     @property
     def passed(self) -> bool:
         return all(r.passed for r in self.results)
+
+    def yours_or_reference(self) -> Any:
+        """The answer for the rest of the lesson: yours once it passes; until then the
+        reference solution, with a notice saying so (``_reference.py``). For a handler
+        exercise, a handler string for ``lab.function``.
+
+        Introduced in notebooks/12-capstone-order-system.ipynb.
+        """
+        from ._reference import answer_to_run
+
+        return answer_to_run(self)
 
     def table(self) -> LabTable:
         """One row per case: Case, Result, Expected, Got (as JSON) and the hint of a FAIL."""
@@ -808,7 +823,8 @@ def check(
             results.append(_run_case(lab, exercise, answer, case, folder))
         except LabError as exc:  # a filter Lambda would reject, say
             results.append(case.result(False, _expected(exercise, case), f"refused: {exc.what}"))
-    result = CheckResult(exercise, tuple(results))
+    passed = all(r.passed for r in results)
+    result = CheckResult(exercise, tuple(results), answer, folder, note_for(exercise.id, passed))
     # Every check is kept in the learner's results (lk.progress() shows them; a hub grades them).
     _results.record("check", exercise.id[:2], exercise.id, result.passed)
     return result

@@ -304,7 +304,8 @@ def case_text(exercise: Exercise, result: CaseResult, number: int) -> str:
 def result_text(result: CheckResult) -> str:
     """The whole check as text: the summary line, then each case."""
     cases = [case_text(result.exercise, r, i) for i, r in enumerate(result.results, start=1)]
-    return result.summary() + "\n" + "\n".join(cases)
+    note = [result.note] if result.note else []
+    return "\n".join([result.summary(), *note, *cases])
 
 
 # -- HTML ---------------------------------------------------------------------------------------
@@ -423,5 +424,7 @@ def result_html(result: CheckResult) -> str:
         badge = f'<span style="{FAIL_BADGE}">✘ {n - good} of {n} {cases} fail</span>'
     title = cell_text(result.exercise.title)
     head = f'<div style="margin-bottom:4px">{badge}&nbsp; <b>{title}</b></div>'
+    if result.note:  # the lesson went on with the reference solution: restart to use yours
+        head += f'<div style="margin:2px 0 6px 0"><b>{cell_text(result.note)}</b></div>'
     body = "".join(case_html(result.exercise, r, i) for i, r in enumerate(result.results, 1))
     return f"<div>{head}{body}</div>"

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from .._errors import TraceError
 from .._items import item_key
 from .._lab import Lab
+from ..esm._capture import say
 from ..esm._invocations import Invocation
 from ..esm._stream import StreamReader
 from ..esm._trigger import Trigger
@@ -31,6 +32,17 @@ from ._display import LabTable, lab_table, value_text
 from ._tracker import TRACKER_VARIABLES, TableState, TrackerRow, VariableTracker
 from ._tracker import key_text as _key_text
 from ._tracker import value_text as _value
+
+# The labels of the steps this kernel has run (every tracer): a step run again whose writes made
+# no stream record is a cell run twice, and the learner is told why nothing happened.
+_STEPS_RUN: set[str] = set()
+_RERUN = (
+    "step {event!r} ran before in this kernel, and this time its writes added no stream "
+    "record: DynamoDB adds one only for a write that changes an item, and this cell's writes "
+    "were already done (the same values written again, an item already deleted). So nothing "
+    "was delivered, and this step shows nothing in the tables. To see the lesson as it is "
+    "written, run Kernel → Restart Kernel and Run All Cells."
+)
 
 if TYPE_CHECKING:
     from ._charts import StepChart
@@ -260,6 +272,9 @@ class Tracer:
                 clock=tuple(zip(began, [t.clock() for t in self.triggers], strict=True)),
             )
         )
+        if not records and event in _STEPS_RUN:
+            say(_RERUN.format(event=event))
+        _STEPS_RUN.add(event)
 
     # -- the tables -----------------------------------------------------------------------
     @staticmethod

@@ -43,12 +43,14 @@ from jupyterhub.spawner import SimpleLocalProcessSpawner
 from traitlets import default
 
 from .._paths import cache_dir
+from ..teach._jupyterlab import jupyterlab_start
 from ._cgroup import MemoryCgroups
 from ._settings import Settings, load
 
 __all__ = ["KERNEL_OOM_SCORE_ADJ", "LabkitSpawner", "learner_environment", "passed_through"]
 
-CONTENTS = "/lab/tree/README.md"
+# The contents page of the learner's workspace, where `make lab` opens too.
+CONTENTS = jupyterlab_start().default_url
 # Each kernel (and the DynamoDB Local it starts) is the OOM killer's first choice in the learner's
 # cgroup, before the server (0); -1000..1000, and a process may raise its own with no privilege.
 KERNEL_OOM_SCORE_ADJ = 500

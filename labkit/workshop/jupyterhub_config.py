@@ -9,7 +9,7 @@ from pathlib import Path
 
 from labkit.workshop._hub import proxy_command
 from labkit.workshop._settings import SETTINGS_ENV, load
-from labkit.workshop._spawner import LabkitSpawner, passed_through
+from labkit.workshop._spawner import CONTENTS, LabkitSpawner, passed_through
 
 s = load()
 
@@ -44,7 +44,7 @@ c.Spawner.args = ["--allow-root"] if os.geteuid() == 0 else []
 c.Spawner.cmd = [str(Path(s.python).with_name("jupyterhub-singleuser"))]
 c.Spawner.start_timeout = 120  # a loaded 2-core machine: a first start can take a while
 c.Spawner.http_timeout = 120
-c.Spawner.default_url = "/lab/tree/README.md"  # the contents page of the learner's workspace
+c.Spawner.default_url = CONTENTS  # the contents page of the learner's workspace, as `make lab`
 # How often idleness is checked: every minute, or more often for a short timeout (a test's).
 cull_every = max(5, min(60, s.cull_timeout // 2))
 # A kernel left idle for the cull timeout is shut down by the learner's own server (its
