@@ -21,7 +21,6 @@ its streams in memory). Its account is ``000000000000``, the one DynamoDB Local'
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
 import subprocess
@@ -32,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._errors import BackendStartError, SetupError
-from ._server import _GUARD, LOOPBACK, _answers, free_port
+from ._server import _GUARD, LOOPBACK, _answers, free_port, stop_guarded
 
 __all__ = ["KINESIS_REQUIREMENT", "KinesisServer", "check_kinesis_installed"]
 
@@ -125,18 +124,4 @@ class KinesisServer:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the server and its guard; safe to call more than once."""
         guard, self._guard = self._guard, None
-        if guard is None:
-            return
-        with contextlib.suppress(OSError):
-            if guard.stdin is not None:
-                guard.stdin.close()  # the guard stops the server on end of file
-        try:
-            guard.wait(timeout)
-        except subprocess.TimeoutExpired:
-            guard.kill()
-            guard.wait()
-        if guard.stdout is not None:
-            guard.stdout.close()
-        if self.log_path is not None:
-            with contextlib.suppress(OSError):
-                self.log_path.unlink()
+        stop_guarded(guard, self.log_path, timeout)

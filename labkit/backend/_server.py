@@ -54,6 +54,7 @@ __all__ = [
     "check_port",
     "free_port",
     "port_is_free",
+    "stop_guarded",
 ]
 
 _GUARD = Path(__file__).with_name("_guard.py")
@@ -367,21 +368,30 @@ class LocalServer:
             with contextlib.suppress(OSError):
                 os.close(stat)
         guard, self._guard = self._guard, None
-        if guard is None:
-            return
+        stop_guarded(guard, self.log_path, timeout)
+
+
+def stop_guarded(
+    guard: subprocess.Popen[bytes] | None, log_path: Path | None, timeout: float
+) -> None:
+    """Stop a server started under ``_guard.py`` (DynamoDB Local, the local Kinesis): close the
+    guard's stdin (it stops its child on end of file), wait for it (kill it after ``timeout``),
+    and remove the server's log."""
+    if guard is None:
+        return
+    with contextlib.suppress(OSError):
+        if guard.stdin is not None:
+            guard.stdin.close()
+    try:
+        guard.wait(timeout)
+    except subprocess.TimeoutExpired:
+        guard.kill()
+        guard.wait()
+    if guard.stdout is not None:
+        guard.stdout.close()
+    if log_path is not None:
         with contextlib.suppress(OSError):
-            if guard.stdin is not None:
-                guard.stdin.close()  # the guard stops Java on end of file
-        try:
-            guard.wait(timeout)
-        except subprocess.TimeoutExpired:
-            guard.kill()
-            guard.wait()
-        if guard.stdout is not None:
-            guard.stdout.close()
-        if self.log_path is not None:
-            with contextlib.suppress(OSError):
-                self.log_path.unlink()
+            log_path.unlink()
 
 
 def _signal_name(number: int) -> str:
