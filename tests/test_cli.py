@@ -92,7 +92,15 @@ def test_doctor_passes_and_leaves_no_server_behind():
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABKIT_")}
     result = _run("doctor", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
-    for name in ("Python", "Java", "DynamoDB Local", "Endpoint", "jupyterlab", "ipywidgets"):
+    for name in (
+        "Python",
+        "Java",
+        "DynamoDB Local",
+        "Endpoint",
+        "Local Kinesis",
+        "jupyterlab",
+        "ipywidgets",
+    ):
         assert any(
             line.startswith("ok") and f" {name} " in line for line in result.stdout.splitlines()
         ), (name, result.stdout)
@@ -107,3 +115,17 @@ def test_an_unknown_command_is_a_usage_error():
     result = _run("frobnicate")
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+def test_doctor_says_when_the_local_kinesis_cannot_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without moto's server mode the doctor's Kinesis row fails with the install fix."""
+    import importlib.util
+
+    from labkit.teach import _doctor
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "flask_cors" else real(name)
+    )
+    row = next(c for c in _doctor.doctor(endpoint=False).checks if c.name == "Local Kinesis")
+    assert not row.ok and "flask_cors" in row.found and "install" in row.fix

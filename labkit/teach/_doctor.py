@@ -102,6 +102,18 @@ def _dynamodb_local() -> Check:
     )
 
 
+def _kinesis() -> Check:
+    """The local Kinesis of lesson 15 can start (moto's server mode; not started here)."""
+    from ..backend._kinesis import check_kinesis_installed
+
+    check_kinesis_installed()
+    return Check(
+        "Local Kinesis",
+        True,
+        f"moto {importlib.metadata.version('moto')} (server mode, started by lesson 15)",
+    )
+
+
 def _endpoint() -> Check:
     from .._lab import start  # the engine; imported late so a broken install still reports
 
@@ -124,7 +136,8 @@ def _endpoint() -> Check:
 
 
 def doctor(*, endpoint: bool = True) -> Report:
-    """Check Python, Java, DynamoDB Local, the endpoint, JupyterLab and ipywidgets.
+    """Check Python, Java, DynamoDB Local, the endpoint, the local Kinesis (installed, not
+    started), JupyterLab and ipywidgets.
 
     With ``endpoint=True`` it starts (or reuses) the lab's backend to prove it answers.
 
@@ -148,5 +161,6 @@ def doctor(*, endpoint: bool = True) -> Report:
                     f"fix the rows above first (needs Java {MIN_JAVA}+ and the jar).",
                 )
             )
+    checks.append(_guarded("Local Kinesis", _kinesis))
     checks += [_package(name, pip_fix) for name in ("jupyterlab", "ipywidgets", "boto3", "pandas")]
     return Report(tuple(checks))
