@@ -242,3 +242,37 @@ def test_a_trigger_made_again_that_delivers_nothing_says_why(lab, table_name, ca
     assert again.run_until_idle() == [] and capsys.readouterr().out == ""  # said once
     orders.put_item(Item={"pk": "order-2"})
     assert len(again.run_until_idle()) == 1 and seen == ["INSERT", "INSERT"]
+
+
+@pytest.mark.parametrize(
+    ("name", "starts", "says"),
+    [
+        (
+            "06-aggregation.ipynb",
+            "window_trigger.clock = lambda",
+            "Nothing delivered: the window had its final call",
+        ),
+        (
+            "09-exactly-once-effects.ipynb",
+            'orders.put_item(Item={"pk": "order-5"',
+            "Nothing delivered: this cell ran before",
+        ),
+    ],
+)
+def test_cells_whose_writes_change_nothing_when_run_again_say_why(tmp_path, name, starts, says):
+    """Lesson 06's final window call and lesson 09's order-5/order-6 cell, run a second time,
+    deliver nothing (the window is closed; the same values make no stream record) and say so."""
+    (tmp_path / "functions").mkdir()
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    c, cell = _cell(nb, starts)
+    client = _client(nb, tmp_path)
+    with client.setup_kernel():
+        for i, each in enumerate(nb.cells[: c + 1]):
+            if each.cell_type == "code":
+                client.execute_cell(each, i)
+        first = _text(cell)
+        client.execute_cell(cell, c)
+        second = _text(cell)
+    assert "Nothing delivered" not in first, first
+    assert "Invocation" in first or "counted" in first, first  # the first run delivered
+    assert says in second, second
