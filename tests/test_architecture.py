@@ -16,7 +16,17 @@ LABKIT = Path(labkit.__file__).resolve().parent
 ENGINE = [LABKIT / "backend", LABKIT / "esm"]
 ENGINE_FILES = [
     LABKIT / name
-    for name in ("_lab.py", "_backfill.py", "_errors.py", "_seams.py", "_names.py", "_paths.py")
+    for name in (
+        "_lab.py",
+        "_lab_kinesis.py",
+        "_kds.py",
+        "_backfill.py",
+        "_items.py",
+        "_errors.py",
+        "_seams.py",
+        "_names.py",
+        "_paths.py",
+    )
 ]
 PRESENTATION = ("pandas", "ipywidgets", "tqdm", "IPython", "matplotlib", "labkit.teach")
 
