@@ -59,7 +59,7 @@ def test_progress_counts_a_real_results_file(workspace: Path) -> None:
     view = progress()
     exercises_01 = sum(i.lesson == "01" and i.kind == "check" for i in _results.catalogue())
     assert row(view, "01") == {
-        "Lesson": "01 stream processing flow",
+        "Lesson": "01 · The stream processing flow",
         "Exercises passed": f"1 of {exercises_01}",
         "Quiz right": f"2 of {len(quiz01.questions)}",
         "Right at the first try": f"1 of {len(quiz01.questions)}",

@@ -12,8 +12,10 @@ Introduced in notebooks/13-operating-a-stream-consumer.ipynb.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import _results
@@ -49,13 +51,27 @@ class LessonProgress:
 
 
 def _lesson_names() -> dict[str, str]:
-    """``"01"`` -> ``"01 stream processing flow"``, from the lessons' notebook names."""
+    """``"01"`` -> ``"01 · The stream processing flow"``: each lesson's own title (its first
+    heading, as the contents page shows it), else its notebook's name."""
     from ._quiz import NOTEBOOKS
 
     names: dict[str, str] = {}
     for path in sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb")):
-        names.setdefault(path.name[:2], f"{path.name[:2]} {path.stem[3:].replace('-', ' ')}")
+        names.setdefault(path.name[:2], _title(path))
     return names
+
+
+def _title(path: Path) -> str:
+    fallback = f"{path.name[:2]} {path.stem[3:].replace('-', ' ')}"
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError):
+        return fallback
+    for cell in cells:
+        source = "".join(cell.get("source", ""))
+        if cell.get("cell_type") == "markdown" and source.startswith("# "):
+            return source.partition("\n")[0][2:].strip() or fallback
+    return fallback
 
 
 def _of(done: int, total: int) -> str:
