@@ -1691,3 +1691,233 @@ def test_a_step_inside_a_step_loses_no_record_of_the_outer_step(lab, table_name)
     finally:
         trigger.close()
     assert_usable(lab)
+
+
+# -- lessons 14-16: pipes, Kinesis, backfill ------------------------------------------------
+def _sp(**members: Any) -> dict[str, Any]:
+    return {"DynamoDBStreamParameters": {"StartingPosition": "LATEST", **members}}
+
+
+# (id, the call given the lab, a source table with a stream, a table without one and a Kinesis
+# stream ARN; the error kind; words its message must name)
+NEW_SOURCES: list[tuple[str, Callable[..., Any], type[labkit.LabError], tuple[str, ...]]] = [
+    (
+        "pipe-missing-table",
+        lambda lab, s, n, k: lab.pipe("p", "no-such-table", _noop_fn(lab), source_parameters=_sp()),
+        labkit.TableError,
+        ("no-such-table",),
+    ),
+    (
+        "pipe-no-stream",
+        lambda lab, s, n, k: lab.pipe("p", n, _noop_fn(lab), source_parameters=_sp()),
+        labkit.StreamNotEnabledError,
+        ("no stream",),
+    ),
+    (
+        "pipe-no-starting-position",
+        lambda lab, s, n, k: lab.pipe(
+            "p", s, _noop_fn(lab), source_parameters={"DynamoDBStreamParameters": {}}
+        ),
+        labkit.InvalidTriggerOptionError,
+        ("StartingPosition",),
+    ),
+    (
+        "pipe-batch-size-0",
+        lambda lab, s, n, k: lab.pipe("p", s, _noop_fn(lab), source_parameters=_sp(BatchSize=0)),
+        labkit.InvalidTriggerOptionError,
+        ("BatchSize",),
+    ),
+    (
+        "pipe-batch-size-20000",
+        lambda lab, s, n, k: lab.pipe(
+            "p", s, _noop_fn(lab), source_parameters=_sp(BatchSize=20000)
+        ),
+        labkit.InvalidTriggerOptionError,
+        ("BatchSize",),
+    ),
+    (
+        "pipe-misspelt-member",
+        lambda lab, s, n, k: lab.pipe("p", s, _noop_fn(lab), source_parameters=_sp(BatchSzie=10)),
+        labkit.InvalidTriggerOptionError,
+        ("BatchSzie",),
+    ),
+    (
+        "pipe-table-as-target",
+        lambda lab, s, n, k: lab.pipe("p", s, s, source_parameters=_sp()),
+        labkit.TriggerError,
+        ("not one of EventBridge Pipes' targets",),
+    ),
+    (
+        "pipe-filter-on-eventName",
+        lambda lab, s, n, k: lab.pipe(
+            "p",
+            s,
+            _noop_fn(lab),
+            source_parameters={
+                **_sp(),
+                "FilterCriteria": {"Filters": [{"Pattern": '{"eventName": ["INSERT"]}'}]},
+            },
+        ),
+        labkit.InvalidTriggerOptionError,
+        ("eventName",),
+    ),
+    (
+        "pipe-template-not-json",
+        lambda lab, s, n, k: lab.pipe(
+            "p",
+            s,
+            lab.queue("bad-input-q"),
+            source_parameters=_sp(BatchSize=10),
+            target_parameters={"InputTemplate": '{"a": <$.dynamodb.Keys'},
+        ),
+        labkit.InvalidTriggerOptionError,
+        ("InputTemplate",),
+    ),
+    (
+        "pipe-name",
+        lambda lab, s, n, k: lab.pipe("bad name!", s, _noop_fn(lab), source_parameters=_sp()),
+        labkit.InvalidTriggerOptionError,
+        ("bad name!",),
+    ),
+    (
+        "pipe-dead-letter-not-a-queue",
+        lambda lab, s, n, k: lab.pipe(
+            "p",
+            s,
+            _noop_fn(lab),
+            source_parameters=_sp(DeadLetterConfig={"Arn": "arn:aws:sqs:us-east-1:1:nope"}),
+        ),
+        labkit.TriggerError,
+        ("DeadLetterConfig",),
+    ),
+    (
+        "pipe-record-age-30",
+        lambda lab, s, n, k: lab.pipe(
+            "p", s, _noop_fn(lab), source_parameters=_sp(MaximumRecordAgeInSeconds=30)
+        ),
+        labkit.InvalidTriggerOptionError,
+        ("MaximumRecordAgeInSeconds",),
+    ),
+    (
+        "pipe-partial-failure-value",
+        lambda lab, s, n, k: lab.pipe(
+            "p", s, _noop_fn(lab), source_parameters=_sp(OnPartialBatchItemFailure="SPLIT")
+        ),
+        labkit.InvalidTriggerOptionError,
+        ("SPLIT",),
+    ),
+    (
+        "kinesis-stream-name",
+        lambda lab, s, n, k: lab.kinesis_stream("bad name!"),
+        labkit.LabError,
+        ("bad name!",),
+    ),
+    (
+        "kinesis-shard-count-0",
+        lambda lab, s, n, k: lab.kinesis_stream("k0", shard_count=0),
+        labkit.LabError,
+        ("shard_count",),
+    ),
+    (
+        "kinesis-retention-23h",
+        lambda lab, s, n, k: lab.kinesis_stream("k23", retention_period_hours=23),
+        labkit.LabError,
+        ("retention_period_hours",),
+    ),
+    (
+        "kinesis-stream-twice",
+        lambda lab, s, n, k: lab.kinesis_stream(k.rpartition("/")[2]),
+        labkit.TableExistsError,
+        ("already exists",),
+    ),
+    (
+        "kinesis-destination-not-an-arn",
+        lambda lab, s, n, k: lab.enable_kinesis_streaming_destination(s, "not-an-arn"),
+        labkit.LabError,
+        ("not-an-arn",),
+    ),
+    (
+        "kinesis-destination-precision",
+        lambda lab, s, n, k: lab.enable_kinesis_streaming_destination(s, k, "NANOSECOND"),
+        labkit.LabError,
+        ("NANOSECOND",),
+    ),
+    (
+        "kinesis-destination-missing-stream",
+        lambda lab, s, n, k: lab.enable_kinesis_streaming_destination(s, k + "-gone"),
+        labkit.LabError,
+        ("no Kinesis stream",),
+    ),
+    (
+        "kinesis-trigger-filter",
+        lambda lab, s, n, k: lab.trigger(
+            k, _noop_fn(lab), filter_criteria={"Filters": [{"Pattern": "{}"}]}
+        ),
+        labkit.TriggerError,
+        ("filter_criteria",),
+    ),
+    (
+        "kinesis-trigger-missing-stream",
+        lambda lab, s, n, k: lab.trigger(k + "-gone", _noop_fn(lab)),
+        labkit.LabError,
+        ("no Kinesis stream",),
+    ),
+    (
+        "copy-from-missing-table",
+        lambda lab, s, n, k: lab.copy_table("no-such-table", n),
+        labkit.TableError,
+        ("no-such-table",),
+    ),
+    (
+        "copy-0-segments",
+        lambda lab, s, n, k: lab.copy_table(s, n, total_segments=0),
+        labkit.TableError,
+        ("total_segments",),
+    ),
+    (
+        "copy-101-segments",
+        lambda lab, s, n, k: lab.copy_table(s, n, total_segments=101),
+        labkit.TableError,
+        ("total_segments",),
+    ),
+    (
+        "copy-page-size-0",
+        lambda lab, s, n, k: lab.copy_table(s, n, page_size=0),
+        labkit.TableError,
+        ("page_size",),
+    ),
+    (
+        "compare-with-missing-table",
+        lambda lab, s, n, k: lab.compare_tables(s, "no-such-table"),
+        labkit.TableError,
+        ("no-such-table",),
+    ),
+    (
+        "position-without-stream",
+        lambda lab, s, n, k: lab.stream_position(n),
+        labkit.StreamNotEnabledError,
+        ("no stream",),
+    ),
+]
+
+
+def _noop_fn(lab: labkit.Lab) -> Any:
+    return lab.function("bad-input-noop", lambda event, context: None)
+
+
+@pytest.mark.parametrize(
+    ("call", "kind", "names"), [c[1:] for c in NEW_SOURCES], ids=[c[0] for c in NEW_SOURCES]
+)
+def test_bad_input_to_pipes_kinesis_and_backfill_is_refused_before_anything_is_made(
+    lab, table_name, call, kind, names
+):
+    """Lessons 14-16's verbs check what they are given when they are called: a labkit error
+    naming the problem and the fix, no pipe or trigger left attached, and the lab still usable."""
+    source, plain = table_name("bad_src"), table_name("bad_plain")
+    lab.create_table(source)
+    lab.create_table(plain, stream=None)
+    kinesis = lab.kinesis_stream(f"bad-input-{next(_usable_counter)}-{os.getpid()}")
+    pipes, triggers = len(lab.pipes), len(lab.triggers)
+    expect_lab_error(kind, lambda: call(lab, source, plain, kinesis), names=names, keep=lab)
+    assert (len(lab.pipes), len(lab.triggers)) == (pipes, triggers)
+    assert_usable(lab)
