@@ -7,7 +7,7 @@ lab's table style), then a picture (a PNG, with the same table as its text): two
 nbval compares the text and never the pixels (see ``_picture``). An attempt at something no
 longer in the workbook (a question renamed since) is not counted.
 
-Introduced in notebooks/13-operating-a-stream-consumer.ipynb.
+Introduced in notebooks/16-backfill-then-tail.ipynb.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def _of(done: int, total: int) -> str:
 class Progress:
     """What a learner has done, lesson by lesson: a summary, a table and a picture.
 
-    Introduced in notebooks/13-operating-a-stream-consumer.ipynb.
+    Introduced in notebooks/16-backfill-then-tail.ipynb.
     """
 
     lessons: tuple[LessonProgress, ...]
@@ -175,7 +175,7 @@ class Progress:
 class ProgressPicture(Picture):
     """Each lesson as bars: exercises passed, quiz questions right (first try, later), of all.
 
-    Introduced in notebooks/13-operating-a-stream-consumer.ipynb.
+    Introduced in notebooks/16-backfill-then-tail.ipynb.
     """
 
     title = "Your progress, lesson by lesson"
@@ -250,7 +250,7 @@ def progress() -> Progress:
     """What you have done, lesson by lesson: exercises passed (``lk.check``), quiz questions right
     (the Check button) and right at the first try, from your results file in the workspace.
 
-    Introduced in notebooks/13-operating-a-stream-consumer.ipynb.
+    Introduced in notebooks/16-backfill-then-tail.ipynb.
     """
     return Progress.compute(
         _results.recorded(), _results.catalogue(), kept=_results.results_path() is not None

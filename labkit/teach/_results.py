@@ -23,7 +23,7 @@ test run never writes a learner's progress.
 The learner's name: ``$LABKIT_LEARNER``, else ``$JUPYTERHUB_USER`` (set by JupyterHub in every
 learner's server), else the login name.
 
-Introduced in notebooks/13-operating-a-stream-consumer.ipynb (``lk.progress()``).
+Introduced in notebooks/16-backfill-then-tail.ipynb (``lk.progress()``).
 """
 
 from __future__ import annotations
