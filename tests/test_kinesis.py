@@ -423,3 +423,30 @@ def test_redirect_service_restores_its_variable(monkeypatch: pytest.MonkeyPatch)
     assert os.environ["AWS_ENDPOINT_URL_KINESIS"] == "http://127.0.0.1:2"
     extra.restore()
     assert os.environ["AWS_ENDPOINT_URL_KINESIS"] == "http://127.0.0.1:1"
+
+
+def test_a_tracer_follows_a_kinesis_trigger_through_its_tables_changes(lab: labkit.Lab) -> None:
+    """lk.Tracer on a Kinesis trigger: a step's records are the changes of the table whose
+    Kinesis destination the stream is, and its invocations are the Kinesis trigger's."""
+    from labkit.teach import Tracer
+
+    table = lab.create_table(f"traced-{stream_name()}")
+    arn = lab.kinesis_stream(stream_name())
+    got: list[str] = []
+
+    def handler(event: dict[str, Any], context: Any) -> None:
+        for record in event["Records"]:
+            got.append(json.loads(base64.b64decode(record["kinesis"]["data"]))["eventName"])
+
+    trigger = lab.trigger(arn, handler, starting_position="TRIM_HORIZON")
+    with pytest.raises(labkit.TraceError, match="no table of the lab sends its changes"):
+        Tracer(lab, trigger)
+    lab.enable_kinesis_streaming_destination(table.table_name, arn)
+    trace = Tracer(lab, trigger)
+    with trace.step("insert then update"):
+        table.put_item(Item={"pk": "a", "n": 1})
+        table.put_item(Item={"pk": "a", "n": 2})
+    step = trace.steps[0]
+    assert step.event_names == ["INSERT", "MODIFY"]
+    assert got == ["INSERT", "MODIFY"]
+    assert sum(len(i.records) for i in step.invocations) == 2

@@ -26,6 +26,7 @@ from .._items import item_key
 from .._lab import Lab
 from ..esm._capture import say
 from ..esm._invocations import Invocation
+from ..esm._kinesis import KinesisTrigger
 from ..esm._stream import StreamReader
 from ..esm._trigger import Trigger
 from ._display import LabTable, lab_table, value_text
@@ -142,6 +143,27 @@ class StepTrace:
         return bool(self.invocations)
 
 
+def _changes_of(lab: Lab, trigger: Trigger) -> list[tuple[str, str]]:
+    """The tables, with their DynamoDB streams, whose changes are a step's records for
+    ``trigger``: its own, or for a trigger on a Kinesis stream (lesson 15) the tables whose
+    Kinesis streaming destination that stream is (DynamoDB puts their changes into it)."""
+    if not isinstance(trigger, KinesisTrigger):
+        return [(trigger.table_name, trigger.stream_arn)]
+    tables = [
+        d.table_name
+        for d in lab.kinesis_destinations
+        if d.stream_arn == trigger.stream_arn and d.status == "ACTIVE"
+    ]
+    if not tables:
+        raise TraceError(
+            f"The trigger reads the Kinesis stream {trigger.stream_arn}, but no table of the lab "
+            "sends its changes there, so a step has no change to show.",
+            "enable the table's destination first: "
+            "lab.enable_kinesis_streaming_destination('orders', stream_arn).",
+        )
+    return [(name, lab.stream_arn(name)) for name in tables]
+
+
 class Tracer:
     """Runs labelled steps against a trigger and tabulates what happened.
 
@@ -177,7 +199,9 @@ class Tracer:
         self.targets = targets
         self.target = targets[0] if targets else None
         self.steps: list[StepTrace] = []
-        arns = list(dict.fromkeys(t.stream_arn for t in triggers))
+        changes = list(dict.fromkeys(pair for t in triggers for pair in _changes_of(lab, t)))
+        self._source_tables = list(dict.fromkeys(name for name, _ in changes))
+        arns = list(dict.fromkeys(arn for _, arn in changes))
         self._observers = [StreamReader(lab.streams, arn, "LATEST") for arn in arns]
         self._in_step = False
         self._target_keys = {name: self._keys_for(name) for name in targets}
@@ -220,7 +244,7 @@ class Tracer:
 
     def _sources(self) -> list[str]:
         """The tables whose streams the triggers read, each once."""
-        return list(dict.fromkeys(t.table_name for t in self.triggers))
+        return self._source_tables
 
     @contextlib.contextmanager
     def step(self, event: str) -> Iterator[None]:
