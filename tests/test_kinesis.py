@@ -450,3 +450,28 @@ def test_a_tracer_follows_a_kinesis_trigger_through_its_tables_changes(lab: labk
     assert step.event_names == ["INSERT", "MODIFY"]
     assert got == ["INSERT", "MODIFY"]
     assert sum(len(i.records) for i in step.invocations) == 2
+
+
+def test_a_kinesis_triggers_policy_reads_kinesis_and_the_template_says_it_is_for_tables(
+    lab: labkit.Lab,
+) -> None:
+    """The execution role of a function on a Kinesis stream needs the Kinesis read actions of
+    AWSLambdaKinesisExecutionRole on the stream's ARN in the account deployed to, not DynamoDB
+    Streams' (labkit/esm/_deploy.py [L5]); the CloudFormation template, which describes a table
+    and its DynamoDB stream, refuses such a trigger with a fix."""
+    arn = lab.kinesis_stream(stream_name())
+    trigger = lab.trigger(arn, lambda event, context: None, function_name="kinesis-reader")
+    with pytest.raises(labkit.DeployError, match="local Kinesis"):
+        labkit.iam_policy(trigger)
+    policy = labkit.iam_policy(trigger, region="eu-west-1", account="123456789012")
+    read = policy["Statement"][0]
+    assert (
+        read["Resource"]
+        == f"arn:aws:kinesis:eu-west-1:123456789012:stream/{arn.rpartition('/')[2]}"
+    )
+    assert {"kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"} <= set(
+        read["Action"]
+    )
+    assert not any(a.startswith("dynamodb:") for s in policy["Statement"] for a in s["Action"])
+    with pytest.raises(labkit.DeployError, match="Kinesis stream"):
+        labkit.cloudformation_template(trigger)

@@ -36,6 +36,10 @@ Sources (AWS documentation):
       records": ``dynamodb:GetRecords``, ``GetShardIterator``, ``DescribeStream``,
       ``ListStreams`` on ``arn:aws:dynamodb:<region>:<account>:table/<table>/stream/*``; the
       AWSLambdaDynamoDBExecutionRole managed policy adds CloudWatch Logs.
+[L5]  AWS managed policy AWSLambdaKinesisExecutionRole (v2): ``kinesis:DescribeStream``,
+      ``DescribeStreamSummary``, ``GetRecords``, ``GetShardIterator``, ``ListShards``,
+      ``ListStreams``, ``SubscribeToShard`` (and CloudWatch Logs); a Kinesis stream's ARN is
+      ``arn:aws:kinesis:<region>:<account>:stream/<name>``.
 [L3]  CreateEventSourceMapping checks that the role can read the stream when the mapping is
       made: "Cannot access stream <arn>. Please ensure the role can perform the GetRecords,
       GetShardIterator, DescribeStream, and ListStreams Actions on your stream in IAM."
@@ -73,6 +77,7 @@ from ._metrics import IteratorAgeAlarm
 
 __all__ = [
     "INLINE_CODE_MAX",
+    "KINESIS_STREAM_ACTIONS",
     "LOG_ACTIONS",
     "RUNTIME",
     "STREAM_ACTIONS",
@@ -96,6 +101,15 @@ STREAM_ACTIONS = (
     "dynamodb:GetRecords",
     "dynamodb:GetShardIterator",
     "dynamodb:ListStreams",
+)
+KINESIS_STREAM_ACTIONS = (  # [L5]
+    "kinesis:DescribeStream",
+    "kinesis:DescribeStreamSummary",
+    "kinesis:GetRecords",
+    "kinesis:GetShardIterator",
+    "kinesis:ListShards",
+    "kinesis:ListStreams",
+    "kinesis:SubscribeToShard",
 )
 WRITE_ACTIONS = (
     "dynamodb:PutItem",
@@ -386,13 +400,17 @@ def _table_name(table: Any) -> str:
 
 
 def _policy(
-    stream: Any, tables: Sequence[Any], destination: Any, actions: Sequence[str]
+    stream: Any,
+    tables: Sequence[Any],
+    destination: Any,
+    actions: Sequence[str],
+    read_actions: Sequence[str] = STREAM_ACTIONS,
 ) -> dict[str, Any]:
     statements: list[dict[str, Any]] = [
         {
             "Sid": "ReadTheStream",
             "Effect": "Allow",
-            "Action": list(STREAM_ACTIONS),
+            "Action": list(read_actions),
             "Resource": stream,
         }
     ]
@@ -461,8 +479,12 @@ def iam_policy(
             raise _no_account(trigger)
         return f"arn:aws:dynamodb:{where[0]}:{where[1]}:table/{name}"
 
+    kinesis = _is_kinesis(trigger.stream_arn)
     if stream_arn is not None:
         stream = _refuse_lab_arn(stream_arn, "stream_arn", "pass the real table's stream ARN.")
+    elif kinesis and where is not None:  # a trigger on a Kinesis stream (lesson 15) [L5]
+        name = trigger.stream_arn.rpartition("/")[2]
+        stream = f"arn:aws:kinesis:{where[0]}:{where[1]}:stream/{name}"
     elif where is not None:
         stream = f"arn:aws:dynamodb:{where[0]}:{where[1]}:table/{trigger.table_name}/stream/*"
     elif not _is_lab_arn(trigger.stream_arn):
@@ -476,7 +498,12 @@ def iam_policy(
         tables,
         None if destination is None else _destination_resources(destination),
         () if destination is None else destination_actions(destination),
+        KINESIS_STREAM_ACTIONS if kinesis else STREAM_ACTIONS,
     )
+
+
+def _is_kinesis(stream_arn: str) -> bool:
+    return stream_arn.startswith("arn:aws:kinesis:")
 
 
 def _account_region(
@@ -502,7 +529,9 @@ def _account_region(
 
 def _no_account(trigger: EventSourceMapping) -> DeployError:
     return DeployError(
-        f"The stream of {trigger.table_name!r} is DynamoDB Local's ({trigger.stream_arn}); "
+        f"The stream of {trigger.table_name!r} is the lab's "
+        f"({'its local Kinesis' if _is_kinesis(trigger.stream_arn) else 'DynamoDB Local'}: "
+        f"{trigger.stream_arn}); "
         "the policy needs the AWS account and Region you deploy to.",
         "pass region='us-east-1', account='123456789012' (yours), or use "
         "lk.cloudformation_template, whose policy names the template's own resources.",
@@ -636,6 +665,14 @@ def cloudformation_template(
     Introduced in notebooks/11-from-the-lab-to-aws.ipynb.
     """
     trigger = _check_trigger(trigger, "cloudformation_template")
+    if _is_kinesis(trigger.stream_arn):
+        raise DeployError(
+            f"The trigger reads the Kinesis stream {trigger.stream_arn}; the template describes "
+            "a table, its DynamoDB stream and a mapping on it (lesson 11), not a Kinesis stream "
+            "and the table's Kinesis streaming destination.",
+            "for a Kinesis trigger use lk.iam_policy(trigger, region=..., account=...) and "
+            "trigger.esm_config() with your own AWS::Kinesis::Stream.",
+        )
     fn = _as_function(trigger)
     name = function_name or fn.function_name
     if not isinstance(name, str) or not name:
