@@ -465,3 +465,19 @@ def test_lab_reset_closes_pipes_and_lab_close_stops_a_running_one():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
     )
     assert done.stdout.split() == ["reset", "True", "[]", "stopped", "True"], done.stderr
+
+
+def test_a_pipe_is_refused_by_the_mapping_deployment_helpers_with_the_pipes_way(lab, orders):
+    """lk.iam_policy and lk.cloudformation_template describe a Lambda mapping and its role;
+    a pipe has neither, so they refuse it and point to create_pipe_args and the pipe's role."""
+    import labkit
+
+    pipe = lab.pipe("deploy-refused", orders, lambda e, c: None, source_parameters=TRIM)
+    for call in (
+        lambda: labkit.iam_policy(pipe, region="eu-west-1", account="123456789012"),
+        lambda: labkit.cloudformation_template(pipe),
+    ):
+        with pytest.raises(labkit.DeployError, match="create_pipe_args"):
+            call()
+    with pytest.raises(labkit.TriggerError, match="create_pipe_args"):
+        pipe.esm_config()

@@ -386,6 +386,15 @@ def _check_trigger(trigger: object, call: str) -> EventSourceMapping:
             f"{call}() needs a trigger, not {str(trigger)[:60]!r}.",
             f"pass the trigger you ran in the lab: lk.{call}(trigger, ...).",
         )
+    if hasattr(trigger, "create_pipe_args"):  # an EventBridge pipe (lesson 14), not a mapping
+        raise DeployError(
+            f"{call}() describes a Lambda function's event source mapping and its execution "
+            "role; a pipe has no mapping, and its own role is assumed by EventBridge Pipes "
+            "(it reads the stream and invokes the enrichment and the target).",
+            "deploy a pipe with pipe.create_pipe_args(role_arn=...), whose role allows "
+            "dynamodb:DescribeStream/GetRecords/GetShardIterator/ListStreams on the stream and "
+            "lambda:InvokeFunction on its functions (sqs:SendMessage on a queue).",
+        )
     return trigger
 
 

@@ -377,6 +377,17 @@ class Pipe(Trigger):
         ]
         return _seams.table(rows, EXECUTION_COLUMNS)
 
+    def esm_config(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """A pipe is not an event source mapping: its AWS form is ``create_pipe_args``.
+
+        Introduced in notebooks/14-eventbridge-pipes.ipynb.
+        """
+        raise TriggerError(
+            f"The pipe {self.name!r} is not a Lambda event source mapping, so it has no "
+            "CreateEventSourceMapping arguments.",
+            "use pipe.create_pipe_args(role_arn=...) for boto3's pipes.create_pipe.",
+        )
+
     def create_pipe_args(
         self, *, role_arn: str, stream_arn: str | None = None, target_arn: str | None = None
     ) -> dict[str, Any]:
