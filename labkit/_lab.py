@@ -729,6 +729,14 @@ class Lab(KinesisRoom):
                     "(README, Known differences).",
                     f"leave {', '.join(unsupported)} out of lab.trigger(<stream ARN>, ...).",
                 )
+            if starting_position == "AT_TIMESTAMP":  # Kinesis has it on AWS; the lab does not
+                raise TriggerError(
+                    "starting_position='AT_TIMESTAMP' (with StartingPositionTimestamp) is a "
+                    "Kinesis starting position on AWS, but the lab's Kinesis trigger does not "
+                    "offer it (README, Known differences).",
+                    "pass starting_position='TRIM_HORIZON' (every record the stream keeps) or "
+                    "'LATEST' (records from now on).",
+                )
             config = TriggerConfig(
                 batch_size=batch_size,
                 starting_position=starting_position,

@@ -1863,6 +1863,12 @@ NEW_SOURCES: list[tuple[str, Callable[..., Any], type[labkit.LabError], tuple[st
         ("no Kinesis stream",),
     ),
     (
+        "kinesis-trigger-at-timestamp",
+        lambda lab, s, n, k: lab.trigger(k, _noop_fn(lab), starting_position="AT_TIMESTAMP"),
+        labkit.TriggerError,
+        ("AT_TIMESTAMP", "Kinesis trigger does not offer it"),
+    ),
+    (
         "copy-from-missing-table",
         lambda lab, s, n, k: lab.copy_table("no-such-table", n),
         labkit.TableError,
