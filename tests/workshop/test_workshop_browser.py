@@ -109,22 +109,29 @@ def _finished(page: Page) -> dict[str, Any] | None:
     return state if not busy and (ran or state.get("errors")) and idle else None
 
 
-def _java_by_learner(workshop: Workshop) -> dict[str, list[psutil.Process]]:
-    """Every DynamoDB Local (Java) the hub's tree runs, by the learner whose server started it."""
+def _java_by_learner(workshop: Workshop) -> dict[str, list[tuple[psutil.Process, list[str]]]]:
+    """Every DynamoDB Local (Java) the hub's tree runs, with its command line as seen then, by
+    the learner whose server started it."""
     hub_pid = int((workshop.settings.hub_dir / "jupyterhub.pid").read_text())
-    found: dict[str, list[psutil.Process]] = {}
+    found: dict[str, list[tuple[psutil.Process, list[str]]]] = {}
     for proc in psutil.Process(hub_pid).children(recursive=True):
-        if "java" not in proc.name():
-            continue
-        for parent in proc.parents():
-            if any("jupyterhub-singleuser" in part for part in parent.cmdline()):
-                found.setdefault(parent.environ()["JUPYTERHUB_USER"], []).append(proc)
-                break
+        try:
+            # DynamoDB Local only: labkit also runs short-lived `java -version` probes, which may
+            # be gone by the time they are looked at.
+            args = proc.cmdline()
+            if "java" not in proc.name() or "-port" not in args:
+                continue
+            for parent in proc.parents():
+                if any("jupyterhub-singleuser" in part for part in parent.cmdline()):
+                    user = parent.environ()["JUPYTERHUB_USER"]
+                    found.setdefault(user, []).append((proc, args))
+                    break
+        except psutil.NoSuchProcess:
+            continue  # ended between the listing and the look
     return found
 
 
-def _port(java: psutil.Process) -> int:
-    args = java.cmdline()
+def _port(args: list[str]) -> int:
     return int(args[args.index("-port") + 1])
 
 
@@ -141,7 +148,7 @@ def test_two_learners_log_in_and_each_runs_lesson_01_on_their_own(
         _run_all(page, name)
     deadline = time.monotonic() + RUN_TIMEOUT_S
     done: dict[str, dict[str, Any]] = {}
-    java: dict[str, list[psutil.Process]] = {}
+    java: dict[str, list[tuple[psutil.Process, list[str]]]] = {}
     while len(done) < len(pages) and time.monotonic() < deadline:
         java = {**java, **_java_by_learner(workshop)}  # seen while the lessons run
         for name, page in pages.items():
@@ -167,16 +174,15 @@ def test_two_learners_log_in_and_each_runs_lesson_01_on_their_own(
     # memory cgroup.
     java = {**java, **_java_by_learner(workshop)}
     assert set(java) == set(learners), f"DynamoDB Local per learner: {java}"
-    ports = {name: {_port(p) for p in procs} for name, procs in java.items()}
+    ports = {name: {_port(args) for _, args in procs} for name, procs in java.items()}
     assert not (ports["learner01"] & ports["learner02"]), ports
     for procs in java.values():
-        for proc in procs:
-            if proc.is_running():
-                assert f"-Xmx{settings.java_heap}" in proc.cmdline(), proc.cmdline()
+        for _, args in procs:
+            assert f"-Xmx{settings.java_heap}" in args, args
     if settings.cgroups:
         groups = MemoryCgroups(Path(settings.cgroups), settings.cgroup_version)
         for name, procs in java.items():
-            alive = [p.pid for p in procs if p.is_running()]
+            alive = [p.pid for p, _ in procs if p.is_running()]
             assert set(alive) <= set(groups.pids(name)), (name, alive, groups.pids(name))
             assert groups.limit(name) == settings.memory_limit
             assert groups.usage(name) > 100 * 2**20  # server, kernel and Java are charged here
