@@ -716,7 +716,8 @@ class Lab(KinesisRoom):
         Introduced in notebooks/01-stream-processing-flow.ipynb.
         """
         self._check_open()
-        if is_kinesis_arn(table_name):
+        kinesis = is_kinesis_arn(table_name)
+        if kinesis:
             refused = {
                 "filter_criteria": filter_criteria,
                 "destination_config": destination_config,
@@ -737,23 +738,12 @@ class Lab(KinesisRoom):
                     "pass starting_position='TRIM_HORIZON' (every record the stream keeps) or "
                     "'LATEST' (records from now on).",
                 )
-            config = TriggerConfig(
-                batch_size=batch_size,
-                starting_position=starting_position,
-                maximum_batching_window_in_seconds=maximum_batching_window_in_seconds,
-                maximum_retry_attempts=maximum_retry_attempts,
-                maximum_record_age_in_seconds=maximum_record_age_in_seconds,
-                bisect_batch_on_function_error=bisect_batch_on_function_error,
-                function_response_types=function_response_types,  # type: ignore[arg-type]
-                parallelization_factor=parallelization_factor,
-                metrics_config=metrics_config,
-            )
-            return self._kinesis_trigger(table_name, handler, config, function_name)
-        check_table_name(table_name, "table to trigger on")
-        if checkpoint_table is not None:
-            check_table_name(checkpoint_table, "checkpoint_table name")
-        if function_name is not None:
-            check_function_name(function_name, "function_name=")
+        else:
+            check_table_name(table_name, "table to trigger on")
+            if checkpoint_table is not None:
+                check_table_name(checkpoint_table, "checkpoint_table name")
+            if function_name is not None:
+                check_function_name(function_name, "function_name=")
         config = TriggerConfig(
             batch_size=batch_size,
             starting_position=starting_position,
@@ -768,6 +758,8 @@ class Lab(KinesisRoom):
             parallelization_factor=parallelization_factor,
             metrics_config=metrics_config,
         )
+        if kinesis:
+            return self._kinesis_trigger(table_name, handler, config, function_name)
         stream_arn = self.stream_arn(table_name)
         destination = None
         if config.destination is not None:

@@ -75,6 +75,20 @@ def read_line(stream: object, timeout: float) -> str:
     return stream.readline().decode().strip()  # type: ignore[attr-defined]
 
 
+def start_child(code: str) -> subprocess.Popen[bytes]:
+    """A Python child running ``code`` with this checkout's labkit and no lab endpoint of the
+    test session's, its stdout a pipe (it prints what it started)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LABKIT_ENDPOINT_URL", "LABKIT_PORT")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 CHILD = textwrap.dedent("""
     import time
     import labkit
@@ -86,15 +100,7 @@ CHILD = textwrap.dedent("""
 
 
 def test_dynamodb_local_stops_when_its_python_process_is_sigkilled():
-    env = {k: v for k, v in os.environ.items() if k not in ("LABKIT_ENDPOINT_URL", "LABKIT_PORT")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
+    child = start_child(CHILD)
     java_pid = guard_pid = None
     log_path = None
     try:

@@ -16,8 +16,6 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -33,6 +31,7 @@ from test_backend_process import (
     alive,
     kill_if_alive,
     read_line,
+    start_child,
     wait_gone,
 )
 
@@ -357,15 +356,7 @@ CHILD = textwrap.dedent("""
 
 
 def test_the_guard_stops_kinesis_when_its_python_process_is_sigkilled() -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("LABKIT_ENDPOINT_URL", "LABKIT_PORT")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
+    child = start_child(CHILD)
     pid = guard = None
     log = None
     try:

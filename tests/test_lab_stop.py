@@ -25,6 +25,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from test_workspace import _private_jupyter_env as private_jupyter_env
 
 from labkit.__main__ import _free_loopback_port
 
@@ -32,23 +33,7 @@ pytestmark = pytest.mark.dynamodb_local
 
 
 def _private_jupyter_env(base: Path, workspace: Path) -> dict[str, str]:
-    dirs = {n: base / n for n in ("home", "config", "data", "runtime", "ipython")}
-    for folder in dirs.values():
-        folder.mkdir(parents=True)
-    (dirs["config"] / "jupyter_server_config.json").write_text(
-        json.dumps({"ServerApp": {"open_browser": False}, "LabApp": {"news_url": None}})
-    )
-    env = {k: v for k, v in os.environ.items() if k != "JUPYTER_TOKEN"}
-    return {
-        **env,
-        "HOME": str(dirs["home"]),
-        "JUPYTER_CONFIG_DIR": str(dirs["config"]),
-        "JUPYTER_DATA_DIR": str(dirs["data"]),
-        "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]),
-        "IPYTHONDIR": str(dirs["ipython"]),
-        "PYTHONUNBUFFERED": "1",
-        "LABKIT_WORKSPACE": str(workspace),
-    }
+    return {**private_jupyter_env(base), "LABKIT_WORKSPACE": str(workspace)}
 
 
 def _descendants(pid: int) -> set[int]:

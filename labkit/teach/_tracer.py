@@ -32,7 +32,7 @@ from ..esm._trigger import Trigger
 from ._display import LabTable, lab_table, value_text
 from ._tracker import TRACKER_VARIABLES, TableState, TrackerRow, VariableTracker
 from ._tracker import key_text as _key_text
-from ._tracker import value_text as _value
+from ._tracker import tracker_text as _value
 
 # The labels of the steps this kernel has run (every tracer): a step run again whose writes made
 # no stream record is a cell run twice, and the learner is told why nothing happened.

@@ -35,7 +35,14 @@ from ._display import value_text as plain_text
 if TYPE_CHECKING:
     from ._tracer import Change
 
-__all__ = ["TRACKER_VARIABLES", "TableState", "TrackerRow", "VariableTracker"]
+__all__ = [
+    "TRACKER_VARIABLES",
+    "TableState",
+    "TrackerRow",
+    "VariableTracker",
+    "key_text",
+    "tracker_text",
+]
 
 TRACKER_VARIABLES = ["Stream Record", "Lambda Trigger", "Processed Output"]
 _SIGNS = {"put": "+", "update": "~", "delete": "-"}
@@ -47,8 +54,9 @@ _PAIR_NOWRAP = 40  # a "name: value" pair shorter than this stays on one line
 _OUTPUT_HEAD = f'<div style="min-width:18em">{TRACKER_VARIABLES[-1]}</div>'
 
 
-def value_text(value: Any) -> str:
-    """A value as the tracker writes it: numbers plain (Decimal 30 as 30), strings quoted."""
+def tracker_text(value: Any) -> str:
+    """A value as the tracker writes it: numbers plain (Decimal 30 as 30), strings quoted
+    (tables show values unquoted: ``_display.value_text``)."""
     if isinstance(value, Decimal):
         return str(int(value)) if value == value.to_integral_value() else str(value)
     if isinstance(value, Binary | bytes | bytearray):
@@ -70,14 +78,14 @@ def _in_key_order(item: dict[str, Any], keys: tuple[str, ...]) -> tuple[tuple[in
 
 
 def _pairs(item: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
-    return [f"{k}: {value_text(v)}" for k, v in sorted(item.items()) if k not in keys]
+    return [f"{k}: {tracker_text(v)}" for k, v in sorted(item.items()) if k not in keys]
 
 
 def _update_pairs(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     names = sorted(set(before) | set(after))
     return [
-        f"{n}: {value_text(before[n]) if n in before else '(none)'} → "
-        f"{value_text(after[n]) if n in after else '(removed)'}"
+        f"{n}: {tracker_text(before[n]) if n in before else '(none)'} → "
+        f"{tracker_text(after[n]) if n in after else '(removed)'}"
         for n in names
         if before.get(n) != after.get(n)
     ]

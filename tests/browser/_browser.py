@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -28,8 +29,12 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
@@ -138,3 +143,29 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
+
+
+# The input prompts of the open notebook's code cells: "[ ]:", "[*]:" or "[n]:".
+_PROMPTS = """
+() => {
+  const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  if (!panel) return [];
+  return [...panel.querySelectorAll('.jp-CodeCell .jp-InputArea .jp-InputPrompt')]
+    .map(p => p.textContent.trim());
+}
+"""
+
+
+def run_all(page: Page, name: str) -> None:
+    """Run → Run All Cells (JupyterLab has no default shortcut for it), and see it start."""
+    for _ in range(2):  # a click that lands while the page is still settling is tried again
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            prompts: Any = page.evaluate(_PROMPTS) or []
+            if any(p not in ("[ ]:", "") for p in prompts):
+                return
+            time.sleep(0.3)
+        page.keyboard.press("Escape")
+    pytest.fail(f"{name}: Run → Run All Cells did not start any cell", pytrace=False)

@@ -43,7 +43,7 @@ from typing import Any
 
 import nbformat
 import pytest
-from _browser import NOTEBOOKS, README_SCREENSHOTS, ROOT, SCREENSHOTS, Jupyter
+from _browser import NOTEBOOKS, README_SCREENSHOTS, ROOT, SCREENSHOTS, Jupyter, run_all
 
 try:
     from playwright.sync_api import BrowserContext, Locator, Page, expect
@@ -258,21 +258,6 @@ def _open(page: Page, jupyter: Jupyter, name: str, cells: int) -> None:
     page.keyboard.press("Control+b")  # hide the file browser: wider outputs and screenshots
 
 
-def _run_all(page: Page, name: str) -> None:
-    """Run → Run All Cells (JupyterLab has no default shortcut for it), and see it start."""
-    for _ in range(2):  # a click that lands while the page is still settling is tried again
-        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            prompts = (page.evaluate(_PROGRESS) or {}).get("prompts", [])
-            if any(p not in ("[ ]:", "") for p in prompts):
-                return
-            time.sleep(0.3)
-        page.keyboard.press("Escape")
-    pytest.fail(f"{name}: Run → Run All Cells did not start any cell", pytrace=False)
-
-
 def _wait_finished(page: Page, name: str, code_cells: int) -> dict[str, Any]:
     """Until every code cell ran (or one failed, which stops Run All), and the kernel is idle."""
     deadline = time.monotonic() + RUN_TIMEOUT_S
@@ -454,7 +439,7 @@ def test_learner_notebook_runs_in_the_browser(
     try:
         _open(page, jupyter, name, len(nb.cells))
         page.evaluate(_WATCH_MONITOR)
-        _run_all(page, name)
+        run_all(page, name)
         _wait_finished(page, name, len(code))
         panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
         _no_errors(panel, name)

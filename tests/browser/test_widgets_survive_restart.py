@@ -39,8 +39,9 @@ from _browser import (
     _private_dirs,
     _stop,
     _wait_until_up,
+    run_all,
 )
-from test_learner_notebooks import _answer, _open, _run_all, _wait_finished
+from test_learner_notebooks import _answer, _open, _wait_finished
 
 from labkit.__main__ import _free_loopback_port, jupyter_command, jupyter_environment
 from labkit.teach._workspace import sync
@@ -187,7 +188,7 @@ def test_quiz_and_monitor_survive_a_server_restart(server: Server, browser: Brow
     page = browser.new_page()
     try:
         _open(page, jupyter, LESSON, cells)
-        _run_all(page, LESSON)
+        run_all(page, LESSON)
         _wait_finished(page, LESSON, len(code))
         panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
         quiz = panel.locator(".jp-CodeCell:has(.widget-radio-box) .jp-OutputArea")

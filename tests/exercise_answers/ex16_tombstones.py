@@ -4,35 +4,16 @@ tombstones so that a late copy of a deleted version is refused.
 Both answers are module sources, written the AWS way: a module-level Table, its name from the
 function's environment (REPLICA_TABLE)."""
 
+from pathlib import Path
+
 EXERCISE = "16-tombstones"
 FAILING_CASE = "a delete leaves a tombstone"
 
-REFERENCE = """
-import os
-
-import boto3
-from boto3.dynamodb.types import TypeDeserializer
-
-deserialize = TypeDeserializer().deserialize
-replica = boto3.resource("dynamodb").Table(os.environ["REPLICA_TABLE"])
-not_newer = replica.meta.client.exceptions.ConditionalCheckFailedException
-
-
-def handler(event, context):
-    for record in event["Records"]:
-        if record["eventName"] == "REMOVE":
-            old = {k: deserialize(v) for k, v in record["dynamodb"]["OldImage"].items()}
-            item = {"pk": old["pk"], "version": old["version"], "deleted": True}
-            newer_kept = "attribute_not_exists(pk) OR version <= :v"
-        else:
-            item = {k: deserialize(v) for k, v in record["dynamodb"]["NewImage"].items()}
-            newer_kept = "attribute_not_exists(pk) OR version < :v"
-        try:
-            replica.put_item(Item=item, ConditionExpression=newer_kept,
-                             ExpressionAttributeValues={":v": item["version"]})
-        except not_newer:
-            print(f"{item['pk']} v{item['version']}: not newer than the replica's, skipped")
-"""
+# The lesson's own solution module, as its solution cell writes it and as deployed: one
+# source of truth, so the reference checked here is the one the lesson runs.
+REFERENCE = (
+    Path(__file__).parents[2] / "notebooks" / "functions" / "apply_with_tombstones.py"
+).read_text()
 
 # the lesson's apply_changes as it is: a version-checked delete leaves nothing to refuse a late
 # copy of the deleted version

@@ -9,23 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from labkit.workshop._settings import Settings
-
-
-def _settings(tmp_path: Path, learners: list[str]) -> Settings:
-    return Settings(
-        classroom=str(tmp_path),
-        learners=learners,
-        port=8000,
-        hub_api_port=8081,
-        proxy_api_port=8001,
-        progress_port=8002,
-        user_password="x" * 8,
-        admin_password="y" * 32,
-        memory_limit=0,
-        java_heap="256m",
-        cull_timeout=3600,
-    )
+from test_workshop import _settings  # tests/ is on the path (tests/conftest.py)
 
 
 def test_a_learner_server_environment_names_their_workspace(tmp_path: Path):

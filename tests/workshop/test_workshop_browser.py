@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-import pytest
+from _browser import run_all
 from conftest import Workshop, save
 
 from labkit.teach._results import read
@@ -84,20 +84,6 @@ def _open_lesson(page: Page, workshop: Workshop, learner: str) -> None:
     assert dialogs.count() == 0, f"{learner}: a dialog opened: {dialogs.first.inner_text()!r}"
 
 
-def _run_all(page: Page, learner: str) -> None:
-    for _ in range(2):
-        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            prompts = (page.evaluate(_PROGRESS) or {}).get("prompts", [])
-            if any(p not in ("[ ]:", "") for p in prompts):
-                return
-            time.sleep(0.3)
-        page.keyboard.press("Escape")
-    pytest.fail(f"{learner}: Run → Run All Cells did not start any cell", pytrace=False)
-
-
 def _finished(page: Page) -> dict[str, Any] | None:
     state = page.evaluate(_PROGRESS) or {}
     prompts = state.get("prompts", [])
@@ -145,7 +131,7 @@ def test_two_learners_log_in_and_each_runs_lesson_01_on_their_own(
     for name, page in pages.items():
         _open_lesson(page, workshop, name)
     for name, page in pages.items():  # both run at once: one hub, two kernels, two Javas
-        _run_all(page, name)
+        run_all(page, name)
     deadline = time.monotonic() + RUN_TIMEOUT_S
     done: dict[str, dict[str, Any]] = {}
     java: dict[str, list[tuple[psutil.Process, list[str]]]] = {}
